@@ -51,10 +51,12 @@ def _classify(source: str) -> tuple[str, str]:
     raise StudioError(f"{source} does not exist")
 
 
-def prepare_hf_weights(ws: Workspace, model_id: str, gguf_path: Path) -> tuple[Path, str]:
-    """Dequantize a GGUF fork into a safetensors HF copy in the workspace, once; returns (dir, sha256)."""
-    safe_name = model_id.replace("/", "__").replace("@", "_")
-    out = ws.dir("models") / safe_name / "hf"
+def prepare_hf_weights(ws: Workspace, gguf_path: Path, gguf_sha256: str) -> tuple[Path, str]:
+    """Dequantize a GGUF into a safetensors HF copy in the workspace cache, once per GGUF content.
+
+    Returns (dir, sha256 of the dir). A second fork of the same file reuses the copy.
+    """
+    out = ws.dir("cache") / "hf-from-gguf" / gguf_sha256[:16]
     if not (out / "config.json").is_file():
         base_model.gguf_to_hf(gguf_path, out)
     return out, sha256_tree(out)
@@ -98,7 +100,7 @@ def fork(ws: Workspace, source: str, model_id: str, license: str | None = None, 
         }
         if gguf is not None and prepare:
             try:
-                prepared, prepared_hash = prepare_hf_weights(ws, model_id, gguf)
+                prepared, prepared_hash = prepare_hf_weights(ws, gguf, source_hash)
             except base_model.BaseModelError as exc:
                 raise StudioError(str(exc)) from None
             row["path"] = str(prepared)

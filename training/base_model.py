@@ -183,14 +183,14 @@ def gguf_to_hf(gguf_path: Path | str, out_dir: Path | str) -> Path:
 
     gguf_path, out_dir = Path(gguf_path), Path(out_dir)
     folder, name = str(gguf_path.parent), gguf_path.name
-    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     cfg_dict = loaded.config.to_dict()
     cfg_dict.pop("quantization_config", None)
     config = AutoConfig.for_model(**{k: v for k, v in cfg_dict.items() if k != "model_type"},
                                   model_type=cfg_dict["model_type"])
-    config.torch_dtype = torch.float32
-    fresh = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32)
+    config.dtype = torch.float32
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
     missing = [m for m in missing if not (m == "lm_head.weight" and config.tie_word_embeddings)]
     if missing or unexpected:
