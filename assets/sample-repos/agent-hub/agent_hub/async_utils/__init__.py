@@ -1,0 +1,1 @@
+"""Small asyncio helpers shared by the spawner, the bus and the worker."""

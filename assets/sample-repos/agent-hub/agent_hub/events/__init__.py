@@ -1,0 +1,1 @@
+"""The event model and the in-process bus agents talk over."""

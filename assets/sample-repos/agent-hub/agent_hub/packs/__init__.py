@@ -1,0 +1,1 @@
+"""Packs: versioned bundles of agent capabilities, resolved and loaded at runtime."""

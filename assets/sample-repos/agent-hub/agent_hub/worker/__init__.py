@@ -1,0 +1,1 @@
+"""The HTTP worker: a job queue in front of the spawner."""
