@@ -1,0 +1,1 @@
+"""Default promotion checklists, one TOML file per target stage (read by app.checklists)."""

@@ -1,0 +1,141 @@
+"""A seeded lineage store for promotion and card tests: a fork, a dataset snapshot, a finished training run, a
+research model with adapter, merged weights and a GGUF on disk, and evals recorded per docs/CONVENTIONS.md.
+
+The store's clock is pinned (a ticking fake `app.store.now`) so timestamps, and the golden LINEAGE.md, are stable.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from training.fileio import sha256_file, sha256_tree, size_of
+
+T0 = dt.datetime(2026, 11, 1, 9, 0, 0, tzinfo=dt.timezone.utc)
+BASE = "forkies/qwen2.5-coder-7b@v1.0.0"
+RESEARCH = "research/platform/coder"
+SNAPSHOT = "snap-20261101-7c1e"
+QWEN_ADDED = ["<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>",
+              "<|repo_name|>", "<|file_sep|>"]
+
+
+class Clock:
+    """Each call is one minute after the previous one."""
+
+    def __init__(self, start: dt.datetime = T0):
+        self.t = start
+
+    def __call__(self) -> str:
+        self.t += dt.timedelta(minutes=1)
+        return self.t.isoformat()
+
+
+def pin_clock(monkeypatch, start: dt.datetime = T0) -> Clock:
+    import app.store
+
+    clock = Clock(start)
+    monkeypatch.setattr(app.store, "now", clock)
+    return clock
+
+
+def _write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return path
+
+
+def _tokenizer_files(folder: Path) -> None:
+    vocab = {t: i for i, t in enumerate(["a", "b", "def", "return"])}
+    _write(folder / "tokenizer.json", json.dumps({
+        "model": {"type": "BPE", "vocab": vocab, "merges": []},
+        "added_tokens": [{"id": 100 + i, "content": t, "special": True} for i, t in enumerate(QWEN_ADDED)]}))
+    _write(folder / "tokenizer_config.json", json.dumps({"eos_token": "<|endoftext|>"}))
+
+
+def seed(ws) -> dict:
+    """Seed the store; returns ids and paths. Nothing is evaluated yet (see record_evals)."""
+    root = ws.root
+    store = ws.store()
+    base_dir = root / "models" / "base-hf"
+    _write(base_dir / "config.json", '{"model_type": "qwen2"}')
+    _tokenizer_files(base_dir)
+    store.add_model({"id": BASE, "relation": "fork", "license": "apache-2.0", "architecture": "qwen2",
+                     "parameters": 7615616512, "context_length": 32768, "vocab_size": 152064,
+                     "source": "Qwen/Qwen2.5-Coder-7B", "source_sha256": sha256_tree(base_dir), "path": str(base_dir),
+                     "details": {"upstream": {"source_kind": "hub", "source": "Qwen/Qwen2.5-Coder-7B",
+                                              "hub_id": "Qwen/Qwen2.5-Coder-7B"}}}, event="model.forked")
+    base_gguf = _write(root / "models" / "base-q8_0.gguf", b"GGUF base model bytes")
+    base_art = store.add_artifact("gguf", base_gguf, sha256_file(base_gguf), size_of(base_gguf), model_id=BASE,
+                                  quant_type="q8_0")
+    store.add_artifact("hf-weights", base_dir, sha256_tree(base_dir), size_of(base_dir), model_id=BASE)
+    snap_dir = root / "datasets" / SNAPSHOT
+    _write(snap_dir / "train.jsonl", '{"id": "1"}\n')
+    store.add_snapshot(SNAPSHOT, "7c1e" * 16, snap_dir,
+                       config={"min_tokens": 10, "max_tokens": 2048, "fim_rate": 0.5, "near_dedup_threshold": 0.85,
+                               "heldout_fraction": 0.05},
+                       stats={"files_scanned": 412, "files_kept": 380, "snippets": 5120, "train": 4864,
+                              "heldout": 256, "secrets_found": 3, "duplicates_removed": 41,
+                              "languages": {"python": 3500, "typescript": 1620},
+                              "dropped": {"secret": 3, "too_short": 20, "generated": 9},
+                              "classification": "internal source code; no customer data"},
+                       sources=[{"repo": "agent-hub", "path": str(root / "repos" / "agent-hub"),
+                                 "commit": "4f2a9c1e", "files": 300, "snippets": 4000},
+                                {"repo": "web-console", "path": str(root / "repos" / "web-console"),
+                                 "commit": "b81d03aa", "files": 80, "snippets": 1120}])
+    lora = {"r": 16, "alpha": 32, "dropout": 0.05,
+            "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+    adapter = root / "runs" / "train-1" / "adapter"
+    _write(adapter / "adapter_config.json", json.dumps({"r": 16}))
+    _write(adapter / "adapter_model.safetensors", b"adapter weights")
+    store.add_model({"id": RESEARCH, "parent_id": BASE, "relation": "lora-finetune", "license": "apache-2.0",
+                     "architecture": "qwen2", "parameters": 7615616512, "context_length": 32768,
+                     "vocab_size": 152064,
+                     "details": {"run_id": "train-1", "snapshot_id": SNAPSHOT, "adapter_path": str(adapter),
+                                 "lora": lora}})
+    store.add_run("train-1", "train", base_id=BASE, model_id=RESEARCH, snapshot_id=SNAPSHOT, seed=42,
+                  host="gpu-box", status="running",
+                  config={"learning_rate": 2e-4, "epochs": 3, "effective_batch_size": 16, "seq_len": 4096,
+                          "warmup_ratio": 0.03, "lr_scheduler": "cosine", "precision": "bf16", "lora": lora,
+                          "hardware": {"device": "cuda", "gpu": "NVIDIA H100 80GB HBM3", "gpus": 1},
+                          "versions": {"torch": "2.11.0", "transformers": "5.17.0", "peft": "0.21.2"}},
+                  config_hash="cf" * 32, started="2026-11-01T09:10:00+00:00")
+    for step, loss in ((1, 1.42), (150, 0.83), (300, 0.61)):
+        store.add_metric("train-1", step, loss=loss, lr=2e-4, tokens_per_second=5400.0)
+    store.set_run_status("train-1", "finished", finished="2026-11-01T11:40:00+00:00",
+                         result={"final_loss": 0.61, "tokens_per_second": 5400.0, "steps": 300})
+    store.add_artifact("adapter", adapter, sha256_tree(adapter), size_of(adapter), model_id=RESEARCH,
+                       run_id="train-1")
+    merged = root / "models" / "research__platform__coder" / "merged"
+    _write(merged / "config.json", '{"model_type": "qwen2"}')
+    _write(merged / "model.safetensors", b"merged weights")
+    _tokenizer_files(merged)
+    store.add_artifact("merged", merged, sha256_tree(merged), size_of(merged), model_id=RESEARCH)
+    gguf = _write(root / "artifacts" / "research__platform__coder" / "coder-q8_0.gguf", b"GGUF research q8_0")
+    gguf_art = store.add_artifact("gguf", gguf, sha256_file(gguf), size_of(gguf), model_id=RESEARCH,
+                                  quant_type="q8_0")
+    store.update("models", "id", RESEARCH, {"path": str(merged), "gguf_path": str(gguf)})
+    store.close()
+    return {"base": BASE, "research": RESEARCH, "gguf": gguf, "gguf_art": gguf_art, "merged": merged,
+            "base_art": base_art, "adapter": adapter}
+
+
+def record_evals(ws, seeded: dict, pass1: float = 0.75, base_pass1: float = 0.72, internal: float = 0.84,
+                 p95: float = 412.0, model_id: str = RESEARCH, artifact_id: int | None = None) -> None:
+    """HumanEval on candidate and base (same settings), the internal benchmark, and latency."""
+    store = ws.store()
+    art = artifact_id if artifact_id is not None else seeded["gguf_art"]
+    he = {"suite": "humaneval", "temperature": 0.0, "max_tokens": 512, "n": 1}
+    store.add_eval_result(BASE, "humaneval", "pass@1", base_pass1, "he-0a1b2c3d4e5f", he,
+                          artifact_id=seeded["base_art"], run_id=None)
+    store.add_eval_result(model_id, "humaneval", "pass@1", pass1, "he-0a1b2c3d4e5f", he, artifact_id=art,
+                          baseline_model_id=BASE)
+    internal_settings = {"snapshot": SNAPSHOT, "max_tokens": 64}
+    for category, value in (("overall", internal), ("python", internal + 0.02)):
+        store.add_eval_result(model_id, "internal", "score", value, "in-9f8e7d6c5b4a", internal_settings,
+                              category=category, artifact_id=art)
+    store.add_eval_result(BASE, "internal", "score", 0.61, "in-9f8e7d6c5b4a", internal_settings,
+                          category="overall", artifact_id=seeded["base_art"])
+    lat = {"prompts": 50, "max_tokens": 32}
+    store.add_eval_result(model_id, "latency", "p95_ms", p95, "lat-1234567890ab", lat, artifact_id=art)
+    store.add_eval_result(model_id, "latency", "p50_ms", p95 / 2, "lat-1234567890ab", lat, artifact_id=art)
+    store.close()
