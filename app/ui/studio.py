@@ -1,32 +1,145 @@
-"""The studio app shell. The panes grow with the engines they show."""
+"""The studio app shell: seven panes in tabs, the help screen, the command palette, the demo seeding.
+
+The first frame shows before anything reads the store: panes load in thread workers after the first paint, and the
+demo workspace is seeded (a ~30 s fork of the embedded model the first time) in a worker too."""
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header
+from functools import partial
+from typing import Iterable
 
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, ProgressBar, Static, TabbedContent, TabPane
+
+from app.ui.entry import one_line
+from app.ui.help import HelpScreen
+from app.ui.messages import LineageChanged, SeedFinished, SeedProgressed, WorkFailed
+from app.ui.panes.benchmarks import BenchmarksPane
+from app.ui.panes.completion import CompletionPane
+from app.ui.panes.lineage import LineagePane
+from app.ui.panes.promotion import PromotionPane
+from app.ui.panes.repos import ReposPane
+from app.ui.panes.snippets import SnippetsPane
+from app.ui.panes.training import TrainingPane
+from app.ui.theme import STUDIO_THEME
 from app.workspace import Workspace
+
+PANES = [
+    ("repos", "Repos", ReposPane),
+    ("snippets", "Snippets", SnippetsPane),
+    ("training", "Training", TrainingPane),
+    ("completion", "Completion", CompletionPane),
+    ("lineage", "Lineage", LineagePane),
+    ("benchmarks", "Benchmarks", BenchmarksPane),
+    ("promotion", "Promotion", PromotionPane),
+]
 
 
 class StudioApp(App):
+    CSS_PATH = "studio.tcss"
     TITLE = "blackroad-studio"
-    BINDINGS = [("ctrl+q", "quit", "Quit")]
+    BINDINGS = [
+        *(Binding(str(n), f"show('{key}')", label, show=False) for n, (key, label, _) in enumerate(PANES, 1)),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("ctrl+r", "reload", "Reload"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
 
-    def __init__(self, workspace: Workspace):
+    def __init__(self, workspace: Workspace, seed: bool | None = None, load: bool = True):
+        """`seed`: None seeds the demo when the workspace holds no model and no repo; `load`: read the store."""
         super().__init__()
         self.workspace = workspace
+        self.seed = seed
+        self.load = load
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="models")
+        with Horizontal(id="seed-bar"):
+            yield Static("", id="seed-text")
+            yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="seed-progress")
+        with TabbedContent(initial="repos", id="panes"):
+            for n, (key, label, cls) in enumerate(PANES, 1):
+                with TabPane(f"{n} {label}", id=key):
+                    yield cls(id=f"{key}-pane")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.register_theme(STUDIO_THEME)
+        self.theme = STUDIO_THEME.name
         self.sub_title = str(self.workspace.root)
-        table = self.query_one("#models", DataTable)
-        table.add_columns("model", "stage", "architecture", "parameters", "license")
-        store = self.workspace.store()
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        if self.load:
+            self.reload_panes()
+        if self.seed is not False:
+            self.run_worker(self._seed, thread=True, group="seed", exit_on_error=False)
+
+    # -- panes --------------------------------------------------------------------------------------------------
+    def panes(self) -> list:
+        return [self.query_one(f"#{key}-pane") for key, _, _ in PANES]
+
+    def reload_panes(self) -> None:
+        for pane in self.panes():
+            pane.reload()
+
+    def action_show(self, key: str) -> None:
+        self.query_one("#panes", TabbedContent).active = key
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_reload(self) -> None:
+        self.reload_panes()
+        self.notify("reloaded from the lineage store", timeout=2)
+
+    def on_lineage_changed(self, message: LineageChanged) -> None:
+        self.reload_panes()
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self.notify(message.reason, title=message.action, severity="error", timeout=10)
+
+    # -- the demo workspace -------------------------------------------------------------------------------------
+    def _seed(self) -> None:
         try:
-            for m in store.models():
-                table.add_row(m["id"], m["stage"], m["architecture"] or "", f"{m['parameters'] or 0:,}", m["license"] or "")
-        finally:
-            store.close()
+            store = self.workspace.store()
+            try:
+                empty = self.seed or not store.models() and not store.query("SELECT name FROM repos LIMIT 1")
+            finally:
+                store.close()
+            if not empty:
+                return
+            self.post_message(SeedProgressed("seeding the demo workspace: forking the embedded SmolLM2 "
+                                             "(about 30 s the first time)…"))
+            from app.demo_seed import seed_demo
+
+            result = seed_demo(self.workspace)
+        except Exception as exc:
+            self.post_message(WorkFailed("seeding the demo workspace", one_line(exc)))
+            self.post_message(SeedFinished({}))
+            return
+        self.post_message(SeedFinished(result))
+
+    def on_seed_progressed(self, message: SeedProgressed) -> None:
+        self.query_one("#seed-text", Static).update(message.text)
+        self.query_one("#seed-bar").display = True
+
+    def on_seed_finished(self, message: SeedFinished) -> None:
+        self.query_one("#seed-bar").display = False
+        if message.result:
+            self.notify(f"demo workspace ready: {message.result.get('base', '')}", timeout=5)
+            self.reload_panes()
+
+    # -- the command palette ------------------------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for n, (key, label, _) in enumerate(PANES, 1):
+            yield SystemCommand(f"Go to {label}", f"show the {label} pane (key {n})", partial(self.action_show, key))
+        yield SystemCommand("Help", "what each pane does and every key", self.action_help)
+        yield SystemCommand("Reload", "read everything again from the lineage store", self.action_reload)
+        for pane in self.panes():
+            for title, help_text, callback in pane.commands():
+                yield SystemCommand(title, help_text, callback)

@@ -1,0 +1,94 @@
+"""Messages that workers post to the UI, each named as the event that has happened."""
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class WorkFailed(Message):
+    """A worker's action failed; `reason` is the one-line message shown to the user."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__()
+        self.action = action
+        self.reason = reason
+
+
+class LineageChanged(Message):
+    """Something was written to the lineage store: panes reload what they show."""
+
+    def __init__(self, what: str = "") -> None:
+        super().__init__()
+        self.what = what
+
+
+class SeedProgressed(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class SeedFinished(Message):
+    def __init__(self, result: dict) -> None:
+        super().__init__()
+        self.result = result
+
+
+class CurationFinished(Message):
+    def __init__(self, result: dict) -> None:
+        super().__init__()
+        self.result = result
+
+
+class RunStarted(Message):
+    def __init__(self, model_id: str, total_steps: int | None, resume: bool) -> None:
+        super().__init__()
+        self.model_id = model_id
+        self.total_steps = total_steps
+        self.resume = resume
+
+
+class LossLogged(Message):
+    """One training step's numbers (the jobs' `step` event)."""
+
+    def __init__(self, event: dict) -> None:
+        super().__init__()
+        self.event = event
+
+
+class RunFinished(Message):
+    """A training or pipeline run ended: `status` is finished, failed or cancelled."""
+
+    def __init__(self, status: str, result: dict | None = None, reason: str = "") -> None:
+        super().__init__()
+        self.status = status
+        self.result = result or {}
+        self.reason = reason
+
+
+class PipelineStepped(Message):
+    """The pipeline moved: `step` (train, merge, export, eval) is now `status`."""
+
+    def __init__(self, step: str, status: str, detail: str = "") -> None:
+        super().__init__()
+        self.step = step
+        self.status = status
+        self.detail = detail
+
+
+class CompletionReceived(Message):
+    """A model's fill-in-the-middle suggestion for the editor state numbered `request`."""
+
+    def __init__(self, request: int, side: str, model_id: str, result: dict) -> None:
+        super().__init__()
+        self.request = request
+        self.side = side
+        self.model_id = model_id
+        self.result = result
+
+
+class HardwareProbed(Message):
+    """The accelerator (or its absence) and the memory there is, found after the first paint."""
+
+    def __init__(self, info: dict) -> None:
+        super().__init__()
+        self.info = info

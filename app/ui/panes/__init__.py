@@ -1,0 +1,1 @@
+"""The seven panes of the studio, one file each."""

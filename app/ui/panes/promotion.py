@@ -1,0 +1,144 @@
+"""Promotion: the checklist with its evidence, manual sign-off, the promote action, and the LINEAGE.md preview."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, DataTable, Input, Markdown, Select, Static
+
+from app.errors import StudioError
+from app.ui.entry import entry, one_line
+from app.ui.panes.base import Pane, empty_state, fill_table
+
+STAGES = ("internal", "production")
+
+
+class PromotionPane(Pane):
+    title = "Promotion"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.model_id: str | None = None
+        self.stage = "internal"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="toolbar"):
+            yield Select([], prompt="model", id="promo-model")
+            yield Select([(s, s) for s in STAGES], value="internal", allow_blank=False, id="promo-stage")
+            yield Static("", id="promo-summary", classes="summary")
+        yield empty_state("no model to promote yet — train one from the Training pane", id="promo-empty")
+        with Horizontal(id="promo-body"):
+            with Vertical(id="promo-left"):
+                table = DataTable(id="promo-checklist", cursor_type="row", zebra_stripes=True)
+                table.add_columns("item", "", "evidence")
+                yield table
+                with Horizontal(classes="form"):
+                    yield Input(placeholder="item to sign off", id="promo-item")
+                    yield Input(placeholder="by (name)", id="promo-by", classes="short")
+                    yield Input(placeholder="note", id="promo-note", classes="short")
+                    yield Button("Sign off", id="promo-approve")
+                with Horizontal(classes="form"):
+                    yield Input(placeholder="name of the promoted model (e.g. coder)", id="promo-name")
+                    yield Button("Promote", id="promo-promote", variant="success")
+            with VerticalScroll(id="promo-card-box"):
+                yield Markdown("", id="promo-card")
+
+    def load(self, store) -> dict:
+        models = [m for m in store.models() if m["stage"] != "production"]
+        ids = [m["id"] for m in models]
+        chosen = self.model_id if self.model_id in ids else next(
+            (m["id"] for m in reversed(models) if m["stage"] != "forkies"), ids[-1] if ids else None)
+        data = {"models": ids, "chosen": chosen, "checklist": None, "card": None, "errors": []}
+        if chosen is None:
+            return data
+        ws = self.app.workspace
+        try:
+            data["checklist"] = entry("promotion", "checklist")(ws, chosen, self.stage)
+        except Exception as exc:
+            data["errors"].append(f"checklist: {one_line(exc)}")
+        try:
+            data["card"] = entry("cards", "lineage_card")(ws, chosen)
+        except Exception as exc:
+            data["errors"].append(f"LINEAGE.md: {one_line(exc)}")
+        return data
+
+    def show(self, data: dict) -> None:
+        chosen = data["chosen"]
+        self.query_one("#promo-empty").display = chosen is None
+        self.query_one("#promo-body").display = chosen is not None
+        select = self.query_one("#promo-model", Select)
+        with select.prevent(Select.Changed):
+            select.set_options([(m, m) for m in data["models"]])
+            if chosen is not None:
+                select.value = chosen
+        self.model_id = chosen
+        checklist = data["checklist"] or {}
+        items = checklist.get("items") or []
+        fill_table(self.query_one("#promo-checklist", DataTable),
+                   [(i["name"], Text("✓", style="green") if i["passed"] else Text("✗", style="red"),
+                     str(i.get("evidence", ""))) for i in items], [i["name"] for i in items])
+        summary = " · ".join(data["errors"]) if data["errors"] else (
+            f"ready for {self.stage}" if checklist.get("ready") else
+            f"not ready for {self.stage}: {sum(1 for i in items if not i['passed'])} of {len(items)} items open")
+        self.query_one("#promo-summary", Static).update(summary if chosen else "")
+        self.query_one("#promo-promote", Button).disabled = not checklist.get("ready")
+        self.query_one("#promo-card", Markdown).update(data["card"] or "*LINEAGE.md preview unavailable: "
+                                                       + ("; ".join(data["errors"]) or "no model") + "*")
+
+    # -- events -------------------------------------------------------------------------------------------------
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "promo-model" and isinstance(event.value, str):
+            self.model_id = event.value
+        elif event.select.id == "promo-stage" and isinstance(event.value, str):
+            self.stage = event.value
+        else:
+            return
+        event.stop()
+        self.reload()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "promo-checklist" and event.row_key is not None:
+            event.stop()
+            self.query_one("#promo-item", Input).value = str(event.row_key.value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "promo-approve":
+            event.stop()
+            self.approve()
+        elif event.button.id == "promo-promote":
+            event.stop()
+            self.promote()
+
+    def approve(self) -> None:
+        item = self.query_one("#promo-item", Input).value.strip()
+        by = self.query_one("#promo-by", Input).value.strip()
+        note = self.query_one("#promo-note", Input).value.strip() or None
+        if not (self.model_id and item and by):
+            self.app.notify("a sign-off needs the item and who signs it", severity="warning")
+            return
+        ws, model_id = self.app.workspace, self.model_id
+        self.act("sign off", lambda: entry("promotion", "approve")(ws, model_id, item, by, note=note),
+                 lambda _: self.app.notify(f"{item} signed off by {by}"))
+
+    def promote(self) -> None:
+        name = self.query_one("#promo-name", Input).value.strip()
+        if not (self.model_id and name):
+            self.app.notify("give the promoted model a name", severity="warning")
+            return
+        ws, model_id, stage = self.app.workspace, self.model_id, self.stage
+
+        def work() -> dict:
+            result = entry("promotion", "promote")(ws, model_id, stage, name)
+            if not result.get("id"):
+                raise StudioError(f"promotion of {model_id} returned no id")
+            return result
+
+        def done(result: dict) -> None:
+            self.model_id = None
+            self.app.notify(f"promoted to {result['id']}", timeout=6)
+
+        self.act("promote", work, done)
+
+    def commands(self):
+        return [("Promote", "promote the selected model when its checklist is ready", self.promote),
+                ("Sign off", "record a manual sign-off for the selected checklist item", self.approve)]
