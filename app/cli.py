@@ -20,6 +20,9 @@ from app.errors import StudioError
 COMMAND_MODULES = [
     "init", "fork", "lineage",
     "promote", "card",
+    "train",
+    "export",
+    "pipeline", "demo",
 ]
 
 app = typer.Typer(
