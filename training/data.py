@@ -1,0 +1,173 @@
+"""Snapshot JSONL → token windows for training: prompt masking, FIM trained whole, packing with position resets.
+
+Each sample becomes (input ids, targets) where targets are already shifted (targets[i] is the token that position i
+must predict, or -100), so the loss needs no shift and a packed window never trains one sample's last token to
+predict the next sample's first. Samples are packed next-fit into `seq_len` windows; position ids restart at 0 at
+every sample, which transformers turns into a block-diagonal causal mask (sdpa/eager) or varlen attention
+(flash-attention), so no token attends across a sample boundary.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IGNORE = -100
+
+
+class DataError(ValueError):
+    """The snapshot cannot be trained on: the message is one line for the user."""
+
+
+@dataclass
+class Window:
+    input_ids: np.ndarray     # int64 [n]
+    targets: np.ndarray       # int64 [n], IGNORE where no loss
+    position_ids: np.ndarray  # int64 [n], restarting at 0 for every packed sample
+
+
+@dataclass
+class TokenizedData:
+    windows: list[Window]
+    pad_id: int
+    stats: dict
+
+
+def read_samples(path: Path | str) -> list[dict]:
+    """The samples of a snapshot's train.jsonl, checked line by line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist")
+    samples = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise DataError(f"{path.name} line {number} is not JSON ({exc})") from None
+            if not isinstance(row, dict) or row.get("kind") not in ("completion", "fim"):
+                raise DataError(f"{path.name} line {number}: kind must be 'completion' or 'fim'")
+            if not isinstance(row.get("prompt"), str) or not isinstance(row.get("completion"), str):
+                raise DataError(f"{path.name} line {number}: prompt and completion must be strings")
+            samples.append(row)
+    if not samples:
+        raise DataError(f"the snapshot has no training samples ({path} is empty)")
+    return samples
+
+
+def eos_id(tokenizer, hf_dir: Path | str) -> int:
+    """The end-of-text id appended to every sample (from tokenizer_config.json, else config.json)."""
+    from training.tokenizer import special_tokens
+
+    name = special_tokens(str(hf_dir)).get("eos_token")
+    if name is not None and tokenizer.token_to_id(name) is not None:
+        return tokenizer.token_to_id(name)
+    cfg = json.loads((Path(hf_dir) / "config.json").read_text(encoding="utf-8"))
+    eos = cfg.get("eos_token_id")
+    eos = eos[0] if isinstance(eos, list) else eos
+    if eos is None:
+        raise DataError(f"{hf_dir} names no end-of-text token (tokenizer_config.json eos_token or config.json)")
+    return int(eos)
+
+
+def encode_samples(samples: list[dict], tokenizer, eos: int, seq_len: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict]:
+    """(ids, targets) per usable sample, truncated to seq_len; samples left with no target token are dropped."""
+    prompts = tokenizer.encode_batch([s["prompt"] for s in samples], add_special_tokens=False)
+    completions = tokenizer.encode_batch([s["completion"] for s in samples], add_special_tokens=False)
+    out, dropped, truncated = [], 0, 0
+    for sample, p, c in zip(samples, prompts, completions):
+        ids = np.asarray(p.ids + c.ids + [eos], dtype=np.int64)
+        first_target = 1 if sample["kind"] == "fim" else max(1, len(p.ids))  # index of the first predicted token
+        if len(ids) > seq_len:
+            ids, truncated = ids[:seq_len], truncated + 1
+        targets = np.full(len(ids), IGNORE, dtype=np.int64)
+        if len(ids) > first_target:
+            targets[first_target - 1:len(ids) - 1] = ids[first_target:]
+        if not (targets != IGNORE).any():
+            dropped += 1
+            continue
+        out.append((ids, targets))
+    return out, {"samples": len(samples), "dropped_no_target": dropped, "truncated": truncated}
+
+
+def pack(encoded: list[tuple[np.ndarray, np.ndarray]], seq_len: int, enabled: bool = True) -> list[Window]:
+    """Next-fit packing into windows of at most seq_len tokens (one sample per window when disabled)."""
+    windows: list[Window] = []
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    used = 0
+
+    def flush() -> None:
+        if parts:
+            windows.append(Window(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                                  np.concatenate([np.arange(len(p[0]), dtype=np.int64) for p in parts])))
+
+    for ids, targets in encoded:
+        if parts and (not enabled or used + len(ids) > seq_len):
+            flush()
+            parts, used = [], 0
+        parts.append((ids, targets))
+        used += len(ids)
+    flush()
+    return windows
+
+
+def load(train_path: Path | str, hf_dir: Path | str, seq_len: int, pack_samples: bool = True) -> TokenizedData:
+    """Read, tokenise, mask and pack a snapshot's train.jsonl with the base model's tokenizer."""
+    from training.tokenizer import load as load_tokenizer
+
+    samples = read_samples(train_path)
+    try:
+        tokenizer = load_tokenizer(str(hf_dir))
+    except FileNotFoundError as exc:
+        raise DataError(str(exc)) from None
+    eos = eos_id(tokenizer, hf_dir)
+    encoded, stats = encode_samples(samples, tokenizer, eos, seq_len)
+    if not encoded:
+        raise DataError(f"no sample of the snapshot has a completion token within --seq-len {seq_len}")
+    windows = pack(encoded, seq_len, pack_samples)
+    tokens = sum(len(w.input_ids) for w in windows)
+    stats.update(windows=len(windows), tokens=tokens,
+                 target_tokens=int(sum((w.targets != IGNORE).sum() for w in windows)),
+                 packing_efficiency=round(tokens / (len(windows) * seq_len), 4))
+    return TokenizedData(windows, eos, stats)
+
+
+class MicroBatches:
+    """The deterministic stream of micro batches: epoch e visits the windows in a permutation seeded by seed + e.
+
+    Micro batch m (a global index over all epochs) is a pure function of (seed, m), so a resumed run sees
+    exactly the batches an uninterrupted one would.
+    """
+
+    def __init__(self, data: TokenizedData, micro_batch_size: int, seed: int):
+        self.data, self.size, self.seed = data, micro_batch_size, seed
+        self.per_epoch = math.ceil(len(data.windows) / micro_batch_size)
+        self._perm_epoch, self._perm = -1, None
+
+    def indices(self, m: int) -> np.ndarray:
+        epoch, within = divmod(m, self.per_epoch)
+        if epoch != self._perm_epoch:
+            self._perm = np.random.default_rng(self.seed + epoch).permutation(len(self.data.windows))
+            self._perm_epoch = epoch
+        return self._perm[within * self.size:(within + 1) * self.size]
+
+    def batch(self, m: int) -> dict:
+        """Tensors for micro batch m, right-padded to its longest window (padding is its own masked segment)."""
+        import torch
+
+        windows = [self.data.windows[i] for i in self.indices(m)]
+        width = max(len(w.input_ids) for w in windows)
+        ids = np.full((len(windows), width), self.data.pad_id, dtype=np.int64)
+        targets = np.full((len(windows), width), IGNORE, dtype=np.int64)
+        positions = np.zeros((len(windows), width), dtype=np.int64)
+        for row, w in enumerate(windows):
+            n = len(w.input_ids)
+            ids[row, :n], targets[row, :n], positions[row, :n] = w.input_ids, w.targets, w.position_ids
+            positions[row, n:] = np.arange(width - n)
+        return {"input_ids": torch.from_numpy(ids), "targets": torch.from_numpy(targets),
+                "position_ids": torch.from_numpy(positions), "tokens": int(sum(len(w.input_ids) for w in windows))}
