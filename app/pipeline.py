@@ -240,7 +240,7 @@ class Pipeline:
         finally:
             store.close()
         self.results[name] = result
-        self._record(name, {"status": "done", "inputs": inputs_hash, "outputs": outputs, "seconds": seconds,
+        self._record(name, {"status": "skipped" if result.get("adopted") else "done", "inputs": inputs_hash, "outputs": outputs, "seconds": seconds,
                             "finished": now(), "result": _compact(result)})
         self._emit(name, "finished", f"{name}: done in {seconds:.1f} s", seconds=seconds)
 
@@ -425,6 +425,14 @@ class Pipeline:
             run = store.run((model.get("details") or {}).get("run_id") or "")
             if run is None or run["kind"] != "train":
                 raise StudioError(f"{self.cfg.model_id} exists but has no training run; pick a new id")
+            wanted = {"max_steps": self.cfg.max_steps, "epochs": self.cfg.epochs, "seq_len": self.cfg.seq_len,
+                      "nproc": self.cfg.nproc if self.cfg.nproc != 1 else None, **self.cfg.train_options}
+            had = run.get("config") or {}
+            differ = sorted(k for k, v in wanted.items() if v is not None and had.get(k) != v)
+            if differ:
+                raise StudioError(f"{self.cfg.model_id} was trained with other settings ("
+                                  + ", ".join(f"{k}={had.get(k)}, not {wanted[k]}" for k in differ)
+                                  + "); leave them out to resume it, or pick a new id")
             if run["status"] != "finished":
                 return None, True
             adapters = [a for a in store.artifacts(self.cfg.model_id, "adapter") if a["run_id"] == run["id"]]
