@@ -87,7 +87,7 @@ class _Card:
     def chain(self) -> list[str]:
         g = graph(self.store, self.model["id"])
         tree = [line + ("   <- this model" if line.strip().removeprefix("└─ ").split(" ")[0] == self.model["id"] else "")
-                for line in render_tree(g).splitlines()]
+                for line in render_tree(g, self.now).splitlines()]
         out = ["```text", *tree, "```", ""]
         by_id = {m["id"]: m for m in self.store.models()}
         for edge in g["edges"]:

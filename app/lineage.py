@@ -1,6 +1,8 @@
 """The derivation graph of a workspace: models as nodes, parent links as edges, with runs, artifacts and evals."""
 from __future__ import annotations
 
+import datetime as _dt
+
 from app.store import Store
 
 
@@ -38,8 +40,17 @@ def _model_summary(m: dict) -> dict:
                               "context_length", "created", "expires", "source")}
 
 
-def render_tree(result: dict) -> str:
-    """The derivation forest as indented text, roots first (expiry shown for research models)."""
+def _expiry(expires: str | None, now: _dt.datetime | None) -> str:
+    if not expires:
+        return ""
+    when = _dt.datetime.fromisoformat(expires)
+    when = when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
+    expired = when <= (now or _dt.datetime.now(_dt.timezone.utc))
+    return f"  ({'EXPIRED' if expired else 'expires'} {expires[:10]})"
+
+
+def render_tree(result: dict, now: _dt.datetime | None = None) -> str:
+    """The derivation forest as indented text, roots first (expiry shown for research models, EXPIRED once past)."""
     if not result["models"]:
         return "no models yet (run `blackroad-studio init --demo` or `blackroad-studio fork`)"
     by_parent: dict[str | None, list[dict]] = {}
@@ -50,7 +61,7 @@ def render_tree(result: dict) -> str:
     lines: list[str] = []
 
     def walk(node: dict, depth: int) -> None:
-        extra = f"  (expires {node['expires'][:10]})" if node.get("expires") else ""
+        extra = _expiry(node.get("expires"), now)
         rel = f" [{node['relation']}]" if node.get("relation") else ""
         lines.append(f"{'  ' * depth}{'└─ ' if depth else ''}{node['id']}{rel}{extra}")
         for child in by_parent.get(node["id"], []):
