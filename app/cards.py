@@ -51,7 +51,7 @@ def _table(rows: list[dict], root: Path) -> list[str]:
         cols += [k for k in r if k not in cols]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
-        cells = [ev.display_path(r[c], root) if c == "path" and r.get(c) else _v(r.get(c)) for c in cols]
+        cells = [ev.display_path(r[c], root) if c in ("path", "root") and r.get(c) else _v(r.get(c)) for c in cols]
         out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -138,25 +138,36 @@ class _Card:
         if s is None:
             return [NOT_RECORDED if self.model["stage"] != "forkies" else "A base model: no training data recorded here."]
         stats, config = s["stats"] or {}, s["config"] or {}
-        nested = ("languages", "dropped", "secret_scan", "classification")
+        nested = ("languages", "dropped", "secret_findings", "classification")
         out = _kv([("snapshot", s["id"]), ("content hash", s["content_hash"]), ("path", self.p(s["path"])),
                    ("created", s["created"])])
         out += ["", "### Sources", "", *_table(list(s["sources"] or []), self.root)]
         out += ["", "### Counts", "", *_dict_table(stats, skip=nested)]
-        langs = stats.get("languages") or {}
-        out += ["", "### Language mix", ""]
-        if isinstance(langs, dict) and langs:
-            total = sum(v for v in langs.values() if isinstance(v, (int, float))) or 1
-            out += ["| language | snippets | share |", "|---|---|---|"]
-            out += [f"| {k} | {_v(v)} | {v / total:.1%} |" for k, v in sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))]
-        else:
-            out.append(NOT_RECORDED)
+        out += ["", "### Language mix", "", *self._languages(stats.get("languages"))]
         out += ["", "### Filters", "", *_dict_table(config), "", "Dropped (reason, count):", "",
                 *_dict_table(stats.get("dropped"))]
         subject = checklists.Subject(self.ws, self.store, self.model, self.now)
         passed, text = checklists.CHECKS["secret-scan"](subject, {})
         out += ["", "### Secret scan", "", f"{'clean' if passed else 'NOT clean'}: {text}"]
+        findings = stats.get("secret_findings") or []
+        if findings:  # where and what kind, never the value (curation stores none)
+            out += ["", *_table(findings[:50], self.root)]
+            out += [f"... and {len(findings) - 50} more"] if len(findings) > 50 else []
         out += ["", "### Classification", "", _v(stats.get("classification") or config.get("classification"))]
+        return out
+
+    @staticmethod
+    def _languages(langs) -> list[str]:
+        """Snippets per language with their share; curation records a number or a dict of counts per language."""
+        if not isinstance(langs, dict) or not langs:
+            return [NOT_RECORDED]
+        counts = {k: (v.get("snippets", 0) if isinstance(v, dict) else v) for k, v in langs.items()}
+        total = sum(c for c in counts.values() if isinstance(c, (int, float))) or 1
+        extra = sorted({k for v in langs.values() if isinstance(v, dict) for k in v} - {"snippets"})
+        out = ["| language | snippets | share |" + "".join(f" {k} |" for k in extra), "|---|---|---|" + "---|" * len(extra)]
+        for lang in sorted(counts, key=lambda k: (-counts[k], k)):
+            more = "".join(f" {_v(langs[lang].get(k))} |" for k in extra) if isinstance(langs[lang], dict) else " – |" * len(extra)
+            out.append(f"| {lang} | {_v(counts[lang])} | {counts[lang] / total:.1%} |{more}")
         return out
 
     def config(self) -> list[str]:

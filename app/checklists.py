@@ -176,8 +176,8 @@ def _no_regression(s: Subject, item: dict) -> tuple[bool, str]:
 
 
 def _secret_scan(s: Subject, item: dict) -> tuple[bool, str]:
-    """Reads the snapshot's stats as curation records them: `secrets_found` (the scan ran) and, where the
-    snapshot kept any, `secrets_kept`."""
+    """Reads the snapshot as curation records it: stats `secrets_found` (the scan ran), config `secrets_policy`
+    (drop or redact: either way no value reaches the snapshot) and, should a snapshot keep any, `secrets_kept`."""
     run = ev.training_run(s.store, s.ids)
     snap = ev.training_snapshot(s.store, s.ids, run)
     if snap is None:
@@ -189,7 +189,9 @@ def _secret_scan(s: Subject, item: dict) -> tuple[bool, str]:
     found = int(stats["secrets_found"] or 0)
     files = stats.get("files_scanned")
     scanned = f"{files} files scanned, " if files is not None else ""
-    return kept == 0, (f"snapshot {snap['id']}: {scanned}{found} secret(s) found and removed, {kept} kept")
+    policy = (snap["config"] or {}).get("secrets_policy")
+    how = {"drop": "dropped", "redact": "redacted"}.get(policy, "removed")
+    return kept == 0, f"snapshot {snap['id']}: {scanned}{found} secret(s) found and {how}, {kept} kept"
 
 
 def _attribution(s: Subject, item: dict) -> tuple[bool, str]:

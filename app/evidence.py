@@ -49,7 +49,7 @@ def base_model(store: Store, model: dict) -> dict | None:
 def display_path(path: str | Path, root: Path | None) -> str:
     """A path relative to the workspace when it lies inside it (cards stay the same on every machine)."""
     p = Path(path)
-    if root is not None:
+    if root is not None and p.is_absolute():
         try:
             return p.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:

@@ -70,18 +70,25 @@ def seed(ws) -> dict:
     store.add_artifact("hf-weights", base_dir, sha256_tree(base_dir), size_of(base_dir), model_id=BASE)
     snap_dir = root / "datasets" / SNAPSHOT
     _write(snap_dir / "train.jsonl", '{"id": "1"}\n')
+    # the shapes training/curate.py records
     store.add_snapshot(SNAPSHOT, "7c1e" * 16, snap_dir,
-                       config={"min_tokens": 10, "max_tokens": 2048, "fim_rate": 0.5, "near_dedup_threshold": 0.85,
-                               "heldout_fraction": 0.05},
-                       stats={"files_scanned": 412, "files_kept": 380, "snippets": 5120, "train": 4864,
-                              "heldout": 256, "secrets_found": 3, "duplicates_removed": 41,
-                              "languages": {"python": 3500, "typescript": 1620},
-                              "dropped": {"secret": 3, "too_short": 20, "generated": 9},
+                       config={"samples": {"min_tokens": 10, "max_tokens": 2048, "fim_rate": 0.5},
+                               "heldout_rate": 0.05, "seed": 42, "secrets_policy": "drop",
+                               "dedup": {"threshold": 0.85}},
+                       stats={"files_scanned": 412, "files_kept": 380, "snippets": 5120,
+                              "samples": {"train": 4864, "heldout": 256}, "secrets_found": 2,
+                              "secret_findings": [
+                                  {"repo": "agent-hub", "path": "agent_hub/settings.py", "line": 12, "kind": "aws-key"},
+                                  {"repo": "web-console", "path": ".env", "line": 3, "kind": "password"}],
+                              "duplicates_removed": 41, "duplicates": {"exact": 30, "near": 11},
+                              "languages": {"python": {"files": 300, "snippets": 3500, "tokens": 910000},
+                                            "typescript": {"files": 80, "snippets": 1620, "tokens": 402000}},
+                              "dropped": {"secret": 2, "too_short": 20, "generated": 9},
                               "classification": "internal source code; no customer data"},
-                       sources=[{"repo": "agent-hub", "path": str(root / "repos" / "agent-hub"),
-                                 "commit": "4f2a9c1e", "files": 300, "snippets": 4000},
-                                {"repo": "web-console", "path": str(root / "repos" / "web-console"),
-                                 "commit": "b81d03aa", "files": 80, "snippets": 1120}])
+                       sources=[{"name": "agent-hub", "root": str(root / "repos" / "agent-hub"), "kind": "git",
+                                 "commit": "4f2a9c1e"},
+                                {"name": "web-console", "root": str(root / "repos" / "web-console"), "kind": "git",
+                                 "commit": "b81d03aa"}])
     lora = {"r": 16, "alpha": 32, "dropout": 0.05,
             "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
     adapter = root / "runs" / "train-1" / "adapter"

@@ -50,7 +50,8 @@ def test_card_sections_and_values_come_from_the_store(workspace, seeded):
     assert "| pass@1 | 0.72 | 0.75 | +0.03 |" in text
     assert "| score [overall] | 0.61 | 0.84 | +0.23 |" in text
     assert "research/platform/coder [lora-finetune]" in text and "internal/coder/v1 [promotion]   <- this model" in text
-    assert "| python | 3500 | 68.4% |" in text and "| agent-hub | 4f2a9c1e |" in text
+    assert "| python | 3500 | 68.4% | 300 | 910,000 |" in text and "| agent-hub | 4f2a9c1e |" in text
+    assert "| agent-hub | agent_hub/settings.py | aws-key | 12 |" in text
     assert "| gpu | NVIDIA H100 80GB HBM3 |" in text and "| seed | 42 |" in text
     assert "blackroad-studio promote internal/coder/v1 --to production --name coder" in text
     assert "| days-in-internal | FAIL |" in text

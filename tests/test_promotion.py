@@ -49,7 +49,7 @@ def test_nothing_measured_fails_and_promotion_refused(workspace, seeded):
     for name in ("humaneval-pass@1", "internal-benchmark", "humaneval-no-regression", "latency-p95"):
         assert not items[name]["passed"] and items[name]["evidence"].startswith("not measured"), items[name]
     assert not items["base-attribution"]["passed"] and "card research/platform/coder" in items["base-attribution"]["evidence"]
-    assert items["secret-scan"]["passed"] and "3 secret(s) found and removed, 0 kept" in items["secret-scan"]["evidence"]
+    assert items["secret-scan"]["passed"] and "2 secret(s) found and dropped, 0 kept" in items["secret-scan"]["evidence"]
     assert items["artifacts-sha256"]["passed"] and items["not-expired"]["passed"]
     with pytest.raises(StudioError) as err:
         promotion.promote(workspace, RESEARCH, "internal", "coder", now=NOW)
