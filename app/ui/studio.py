@@ -4,6 +4,7 @@ The first frame shows before anything reads the store: panes load in thread work
 demo workspace is seeded (a ~30 s fork of the embedded model the first time) in a worker too."""
 from __future__ import annotations
 
+import datetime as _dt
 from functools import partial
 from typing import Iterable
 
@@ -47,12 +48,16 @@ class StudioApp(App):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, workspace: Workspace, seed: bool | None = None, load: bool = True):
-        """`seed`: None seeds the demo when the workspace holds no model and no repo; `load`: read the store."""
+    def __init__(self, workspace: Workspace, seed: bool | None = None, load: bool = True,
+                 now: _dt.datetime | None = None, hardware: dict | None = None):
+        """`seed`: None seeds the demo when the workspace holds no model and no repo; `load`: read the store.
+        `now` pins the clock of checklists and cards, `hardware` replaces the probe (both for fixed screenshots)."""
         super().__init__()
         self.workspace = workspace
         self.seed = seed
         self.load = load
+        self.now = now
+        self.hardware = hardware
 
     def compose(self) -> ComposeResult:
         yield Header()

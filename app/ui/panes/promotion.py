@@ -51,16 +51,19 @@ class PromotionPane(Pane):
         data = {"models": ids, "chosen": chosen, "checklist": None, "card": None, "errors": []}
         if chosen is None:
             return data
-        ws = self.app.workspace
+        ws, clock = self.app.workspace, self._clock()
         try:
-            data["checklist"] = entry("promotion", "checklist")(ws, chosen, self.stage)
+            data["checklist"] = entry("promotion", "checklist")(ws, chosen, self.stage, **clock)
         except Exception as exc:
             data["errors"].append(f"checklist: {one_line(exc)}")
         try:
-            data["card"] = entry("cards", "lineage_card")(ws, chosen)
+            data["card"] = entry("cards", "lineage_card")(ws, chosen, **clock)
         except Exception as exc:
             data["errors"].append(f"LINEAGE.md: {one_line(exc)}")
         return data
+
+    def _clock(self) -> dict:
+        return {"now": self.app.now} if self.app.now is not None else {}
 
     def show(self, data: dict) -> None:
         chosen = data["chosen"]
@@ -125,10 +128,10 @@ class PromotionPane(Pane):
         if not (self.model_id and name):
             self.app.notify("give the promoted model a name", severity="warning")
             return
-        ws, model_id, stage = self.app.workspace, self.model_id, self.stage
+        ws, model_id, stage, clock = self.app.workspace, self.model_id, self.stage, self._clock()
 
         def work() -> dict:
-            result = entry("promotion", "promote")(ws, model_id, stage, name)
+            result = entry("promotion", "promote")(ws, model_id, stage, name, **clock)
             if not result.get("id"):
                 raise StudioError(f"promotion of {model_id} returned no id")
             return result

@@ -64,7 +64,7 @@ class SnippetsPane(Pane):
             self.query_one(widget).display = chosen is not None
         select = self.query_one("#snapshot-select", Select)
         with select.prevent(Select.Changed):
-            select.set_options([(f"{s['id']} · {s['created'][:16]}", s["id"]) for s in snaps])
+            select.set_options([(s["id"], s["id"]) for s in snaps])
             if chosen is not None:
                 select.value = chosen["id"]
         if chosen is None:

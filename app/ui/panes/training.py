@@ -2,9 +2,8 @@
 and the one-click pipeline (train → merge → export → eval)."""
 from __future__ import annotations
 
-import inspect
 import threading
-from dataclasses import fields
+from dataclasses import MISSING, fields
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -17,19 +16,21 @@ from app.ui.entry import entry, one_line
 from app.ui.messages import HardwareProbed, LineageChanged, LossLogged, PipelineStepped, RunFinished, RunStarted
 from app.ui.panes.base import Pane, fill_table, fmt
 
-PIPELINE_STEPS = ("train", "merge", "export", "eval")
-FALLBACK_RECIPE = {"lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "learning_rate": 2e-4, "batch_size": 16,
-                   "micro_batch_size": 4, "epochs": 3.0, "warmup_ratio": 0.03, "scheduler": "cosine", "seed": 42,
-                   "seq_len": 1024}
+# The pipeline's steps as app.pipeline names them (STEP_NAMES); shown in this order.
+PIPELINE_STEPS = ("train", "merge", "export", "eval-internal", "eval-humaneval", "eval-latency", "checklist", "cards")
 
 
 def recipe_defaults() -> dict:
-    """The training engine's defaults (training.config.TrainConfig), or the seed's numbers before it lands."""
-    try:
-        from training.config import TrainConfig
-    except ImportError:
-        return dict(FALLBACK_RECIPE)
-    return {f.name: f.default for f in fields(TrainConfig) if f.name in FALLBACK_RECIPE}
+    """The training engine's defaults (training.config.TrainConfig): the seed's recipe."""
+    from training.config import TrainConfig
+
+    out = {}
+    for f in fields(TrainConfig):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
 
 
 class TrainingPane(Pane):
@@ -88,7 +89,7 @@ class TrainingPane(Pane):
     # -- data ---------------------------------------------------------------------------------------------------
     def load(self, store) -> dict:
         if not self.hardware:
-            self.post_message(HardwareProbed(estimate.probe_hardware()))
+            self.post_message(HardwareProbed(self.app.hardware or estimate.probe_hardware()))
         runs = queries.runs(store, kind="train")
         shown = self.shown_run or (runs[0]["id"] if runs else None)
         curve = queries.loss_curve(store, shown) if shown else ([], [])
@@ -99,7 +100,7 @@ class TrainingPane(Pane):
     def show(self, data: dict) -> None:
         self.bases = {m["id"]: m for m in data["bases"]}
         self._set_options("#train-base", [(m, m) for m in self.bases])
-        self._set_options("#train-snapshot", [(f"{s['id']} · {s['created'][:16]}", s["id"]) for s in data["snapshots"]])
+        self._set_options("#train-snapshot", [(s["id"], s["id"]) for s in data["snapshots"]])
         fill_table(self.query_one("#runs-table", DataTable),
                    [(r["id"], r["model_id"] or "–", r["status"], str(data["steps"][r["id"]]),
                      fmt((r.get("result") or {}).get("final_loss"))) for r in data["runs"]],
@@ -142,11 +143,10 @@ class TrainingPane(Pane):
         est = None
         if cfg and base.get("parameters"):
             try:
-                est = estimate.training_memory(cfg, base["parameters"], seq_len=self._int("#train-seqlen") or 1024,
-                                               micro_batch=self.recipe["micro_batch_size"], r=self.recipe["lora_r"],
-                                               weight_bytes=2 if self.hardware.get("gpus") else 4,
-                                               checkpointing=bool(self.hardware.get("gpus")))
-            except (KeyError, TypeError):
+                est = estimate.training_memory(cfg, base["parameters"], self.recipe,
+                                               seq_len=self._int("#train-seqlen") or self.recipe["seq_len"],
+                                               cuda=bool(self.hardware.get("gpus")))
+            except (KeyError, TypeError, ValueError):
                 est = None
         self.query_one("#train-estimate", Static).update(estimate.describe(self.hardware, est))
 
@@ -207,7 +207,8 @@ class TrainingPane(Pane):
 
     def on_pipeline_stepped(self, message: PipelineStepped) -> None:
         self._pipeline[message.step] = message.status
-        marks = {"running": "…", "finished": "✓", "failed": "✗", "cancelled": "■", "skipped": "–"}
+        marks = {"started": "…", "finished": "✓", "failed": "✗", "cancelled": "■", "skipped": "✓",
+                 "adopted": "✓"}
         self.query_one("#pipeline-steps", Static).update(
             "pipeline: " + " → ".join(f"{s} {marks.get(self._pipeline.get(s, ''), '·')}" for s in PIPELINE_STEPS)
             + (f" · {message.detail}" if message.detail else ""))
@@ -295,20 +296,19 @@ class TrainingPane(Pane):
         ws = self.app.workspace
 
         def progress(event: dict) -> None:
-            stage = event.get("stage") or event.get("pipeline_step")
-            if stage in PIPELINE_STEPS and event.get("event") in ("started", "finished", "failed", "cancelled",
-                                                                  "skipped", "running"):
-                status = "running" if event["event"] == "started" else event["event"]
-                self.post_message(PipelineStepped(stage, status, event.get("message", "")))
-            elif stage in (None, "train"):
+            if event.get("event") == "pipeline":  # a step moved: {"step": name, "status": ..., "message": ...}
+                self.post_message(PipelineStepped(event["step"], event.get("status", ""), event.get("message", "")))
+            elif event.get("pipeline_step") == "train":
                 self._progress(event)
 
         def work() -> None:
             try:
                 run = entry("pipeline", "run_pipeline")
-                accepted = inspect.signature(run).parameters
-                kwargs = {k: v for k, v in form.items() if k in accepted and v is not None}
-                result = run(ws, progress=progress, cancel=cancel, **kwargs)
+                options = {k: form[k] for k in ("max_steps", "seq_len") if form[k] is not None}
+                if form["epochs"] is not None:
+                    options["epochs"] = max(1, round(form["epochs"]))
+                result = run(ws, form["model_id"], base_id=form["base_id"], snapshot_id=form["snapshot_id"],
+                             progress=progress, cancel=cancel, **options)
             except Exception as exc:
                 self.post_message(RunFinished("cancelled" if cancel.is_set() else "failed", reason=one_line(exc)))
                 return
