@@ -79,9 +79,12 @@ def save(root: Path | str, step: int, *, model, optimizer, scheduler, scaler, rn
         _sweep_temps(root)
         tmp = Path(tempfile.mkdtemp(prefix=f".step-{step:08d}.", dir=root))
         model.save_pretrained(str(tmp / "adapter"), safe_serialization=True)
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save({"scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else None,
-                    "rng": rng_states}, tmp / "states.pt")
+        # through our own file objects so a full disk surfaces as an OSError with its errno, not a zip-writer assert
+        with open(tmp / "optimizer.pt", "wb") as fh:
+            torch.save(optimizer.state_dict(), fh)
+        with open(tmp / "states.pt", "wb") as fh:
+            torch.save({"scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else None,
+                        "rng": rng_states}, fh)
         (tmp / "trainer_state.json").write_text(json.dumps({**state, "step": step}, indent=2, sort_keys=True))
         for f in tmp.rglob("*"):
             if f.is_file():

@@ -122,7 +122,10 @@ def build_model(cfg: TrainConfig, rt: Runtime):
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=rt.gradient_checkpointing)
     elif rt.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x renamed it
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     missing = [m for m in cfg.target_modules if not any(n.endswith("." + m) for n, _ in model.named_modules())]
     if missing:
         raise TrainError(f"the base model has no modules named {', '.join(missing)} to put LoRA on")
