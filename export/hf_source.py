@@ -85,7 +85,7 @@ class HFModel:
         return sum(t.nbytes for t in self.tensors.values())
 
     def read(self, name: str) -> np.ndarray:
-        """One tensor as float32 (BF16 widened exactly, F16 as is would lose nothing but we widen for one path)."""
+        """One tensor as float32 in torch order."""
         return read_tensor(self.tensors[name])
 
 
@@ -125,6 +125,24 @@ def _weight_files(root: Path) -> list[Path]:
     return files
 
 
+def index_file(file: Path) -> dict[str, TensorRef]:
+    """Where each tensor of one safetensors file lies, from its header alone."""
+    header, data_start = _parse_header(file)
+    size = file.stat().st_size
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] not in _DTYPES:
+            raise ExportError(f"tensor {name} in {file.name} has dtype {info['dtype']}; expected F32, F16 or BF16")
+        start, end = info["data_offsets"]
+        if data_start + end > size:
+            raise ExportError(f"{file.name} is truncated: tensor {name} ends past the end of the file")
+        out[name] = TensorRef(name, file, data_start + start, end - start, info["dtype"],
+                              tuple(int(d) for d in info["shape"]))
+    return out
+
+
 def open_model(root: Path | str) -> HFModel:
     """Read config.json and every safetensors header; refuse what the exporter cannot write."""
     root = Path(root)
@@ -149,18 +167,7 @@ def open_model(root: Path | str) -> HFModel:
                           "export from full-precision weights")
     model = HFModel(root=root, config=config, arch=ARCHITECTURES[model_type])
     for file in _weight_files(root):
-        header, data_start = _parse_header(file)
-        size = file.stat().st_size
-        for name, info in header.items():
-            if name == "__metadata__":
-                continue
-            if info["dtype"] not in _DTYPES:
-                raise ExportError(f"tensor {name} in {file.name} has dtype {info['dtype']}; expected F32, F16 or BF16")
-            start, end = info["data_offsets"]
-            if data_start + end > size:
-                raise ExportError(f"{file.name} is truncated: tensor {name} ends past the end of the file")
-            model.tensors[name] = TensorRef(name, file, data_start + start, end - start, info["dtype"],
-                                            tuple(int(d) for d in info["shape"]))
+        model.tensors.update(index_file(file))
     if "model.embed_tokens.weight" not in model.tensors:
         raise ExportError(f"{root} has no model.embed_tokens.weight: not a complete causal LM checkpoint")
     return model
