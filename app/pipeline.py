@@ -1,10 +1,11 @@
-"""The one-click pipeline: train → merge → export → eval (internal, HumanEval, latency) → checklist → cards.
+"""The one-click pipeline: train → merge → export → eval (internal, HumanEval, latency) → cards → checklist.
 
 Each step is recorded in a `pipeline` run row (runs.result["steps"]): the hash of what went in, what came out
 (artifact ids, eval row ids, paths with sha256) and how long it took. A step is skipped when an earlier record of
 the same step for the same model has the same input hash and every output still verifies on disk (or in the
 store), so a pipeline stopped anywhere, by a crash, Ctrl-C or the cancel event, resumes where it stopped.
-The checklist is re-read every time: it writes nothing and depends on the clock (expiry, days in stage).
+The checklist comes last, after the cards (its attribution item looks for the notices they write), and is
+re-read every time: it writes nothing and depends on the clock (expiry, days in stage).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from training.fileio import sha256_file, sha256_json
 Progress = Callable[[dict], None]
 SUITES = ("internal", "humaneval", "latency")
 DEFAULT_TYPES = ("q8_0", "q4_k_m")
-STEP_NAMES = ("train", "merge", "export", *(f"eval-{s}" for s in SUITES), "checklist", "cards")
+STEP_NAMES = ("train", "merge", "export", *(f"eval-{s}" for s in SUITES), "cards", "checklist")
 
 
 class PipelineCancelled(StudioError):
@@ -185,15 +186,15 @@ class Pipeline:
         return result
 
     def _plan(self) -> list[str]:
-        names = ["train", "merge", "export", *(f"eval-{s}" for s in SUITES if s in self.cfg.suites), "checklist"]
-        return names + (["cards"] if self.cfg.cards else [])
+        names = ["train", "merge", "export", *(f"eval-{s}" for s in SUITES if s in self.cfg.suites)]
+        return names + (["cards"] if self.cfg.cards else []) + ["checklist"]
 
     def _finish(self, status: str, **values: Any) -> None:
         store = self.ws.store()
         try:
             result = values.pop("result", None)
             store.update("runs", "id", self.run_id, {"finished": now(),
-                                                     "result": {"steps": self.steps, **(result or {})}})
+                                                     "result": {**(result or {}), "steps": self.steps}})
             store.set_run_status(self.run_id, status, **values)
         finally:
             store.close()
@@ -338,7 +339,10 @@ class Pipeline:
         def action() -> dict:
             from app import exporting
 
-            return exporting.export(self.ws, self.cfg.model_id, types=types, progress=self._inner("export"))
+            result = exporting.export(self.ws, self.cfg.model_id, types=types, out=self._export_dir(types),
+                                      progress=self._inner("export"), cancel=self.cancel)
+            self._repoint_gguf(result["artifacts"])
+            return result
 
         def outputs(result: dict) -> list[dict]:
             return self._lookup(lambda s: _artifact_outputs(s, result["artifacts"], "gguf"))
@@ -395,9 +399,7 @@ class Pipeline:
         arts = [(a["id"], a["sha256"]) for a in evidence.current_artifacts(store, self.cfg.model_id)
                 if a["kind"] not in evidence.CARD_KINDS]
         last_eval = store.one("SELECT MAX(id) AS id FROM eval_results WHERE model_id = ?", [self.cfg.model_id])["id"]
-        checklist = self.results.get("checklist") or {}
-        inputs = {"artifacts": arts, "last_eval": last_eval,
-                  "checklist": [(i["name"], i["passed"]) for i in checklist.get("items", [])]}
+        inputs = {"artifacts": arts, "last_eval": last_eval}
 
         def action() -> dict:
             from app import cards
@@ -447,6 +449,34 @@ class Pipeline:
         store = self.ws.store()
         try:
             return fn(store)
+        finally:
+            store.close()
+
+    def _export_dir(self, types: tuple[str, ...]) -> Path:
+        """The model's artifacts folder, or, when an earlier (partial or damaged) export left files there, a
+        sibling named after this run: recorded artifacts are never overwritten."""
+        folder = self.ws.dir("artifacts") / self.cfg.model_id.replace("/", "__").replace("@", "-")
+        if folder.is_dir() and any(p.name.endswith(tuple(f"-{t}.gguf" for t in types)) for p in folder.iterdir()):
+            return folder.with_name(f"{folder.name}.{self.run_id}")
+        return folder
+
+    def _repoint_gguf(self, artifacts: list[dict]) -> None:
+        """After a re-export, point the model's default GGUF at the new file of the same type when the old one
+        no longer verifies (export only sets it the first time)."""
+        from app import evidence
+
+        store = self.ws.store()
+        try:
+            model = store.require_model(self.cfg.model_id)
+            current = [a for a in store.artifacts(self.cfg.model_id, "gguf") if a["path"] == model.get("gguf_path")]
+            if current and evidence.verify_artifact(store, current[-1]) is None:
+                return
+            qtype = current[-1]["quant_type"] if current else None
+            new = next((a for a in artifacts if a["type"] == qtype), artifacts[0] if artifacts else None)
+            if new is not None:
+                store.update("models", "id", self.cfg.model_id, {"gguf_path": new["path"]})
+                store.event("model.gguf_path", model_id=self.cfg.model_id, run_id=self.run_id, path=new["path"],
+                            reason="the previous default GGUF is missing or changed on disk")
         finally:
             store.close()
 

@@ -76,7 +76,7 @@ def test_pipeline_end_to_end_then_resume(tiny_ws):
     result = run_pipeline(ws, MODEL, progress=progress, **FAST)  # base and snapshot come from the model
     status = {s["name"]: s["status"] for s in result["steps"]}
     assert status == {"train": "skipped", "merge": "skipped", "export": "skipped", "eval-internal": "done",
-                      "eval-humaneval": "done", "eval-latency": "done", "checklist": "done", "cards": "done"}
+                      "eval-humaneval": "done", "eval-latency": "done", "cards": "done", "checklist": "done"}
     assert len(_runs(ws, "train")) == 1 and len(_runs(ws, "merge")) == 1  # nothing finished was redone
     types = sorted(a["type"] for a in result["artifacts"] if a["kind"] == "gguf")
     assert types == ["q4_k_m", "q8_0"]
@@ -105,13 +105,13 @@ def test_rerun_skips_everything_and_redoes_a_tampered_output(tiny_ws, cli):
     out = json.loads(proc.stdout)
     assert {s["name"]: s["status"] for s in out["steps"]} == {
         "train": "skipped", "merge": "skipped", "export": "skipped", "eval-internal": "skipped",
-        "eval-humaneval": "skipped", "eval-latency": "skipped", "checklist": "done", "cards": "skipped"}
+        "eval-humaneval": "skipped", "eval-latency": "skipped", "cards": "skipped", "checklist": "done"}
     assert "checklist: started" in proc.stderr
 
     again = run_pipeline(ws, MODEL, **FAST)
     assert {s["name"]: s["status"] for s in again["steps"]} == {
         "train": "skipped", "merge": "skipped", "export": "skipped", "eval-internal": "skipped",
-        "eval-humaneval": "skipped", "eval-latency": "skipped", "checklist": "done", "cards": "skipped"}
+        "eval-humaneval": "skipped", "eval-latency": "skipped", "cards": "skipped", "checklist": "done"}
 
     q4 = next(a["path"] for a in again["artifacts"] if a["type"] == "q4_k_m")
     Path(q4).write_bytes(b"not a gguf any more")
@@ -119,4 +119,6 @@ def test_rerun_skips_everything_and_redoes_a_tampered_output(tiny_ws, cli):
     status = {s["name"]: s["status"] for s in redone["steps"]}
     assert status["train"] == status["merge"] == "skipped"
     assert status["export"] == "done"
-    assert Path(q4).read_bytes()[:4] == b"GGUF"
+    fresh = [a["path"] for a in redone["artifacts"] if a["type"] == "q4_k_m" and a["path"] != q4]
+    assert len(fresh) == 1 and Path(fresh[0]).read_bytes()[:4] == b"GGUF"
+    assert Path(q4).read_bytes() == b"not a gguf any more"  # a recorded file is never overwritten
