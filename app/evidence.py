@@ -164,10 +164,10 @@ def verify_artifact(store: Store, art: dict) -> str | None:
     path = Path(art["path"])
     if not path.exists():
         return "missing on disk"
-    if path.is_dir():
-        actual = tree_sha256(path, _card_overrides(store, path))
-    else:
-        actual = sha256_file(path)
+    try:
+        actual = tree_sha256(path, _card_overrides(store, path)) if path.is_dir() else sha256_file(path)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
     recorded = art["sha256"]
     if art["kind"] in CARD_KINDS:  # a card in a shared folder may be rewritten, on the record, by a promotion
         recorded = store.one("SELECT sha256 FROM artifacts WHERE path = ? AND kind = ? ORDER BY id DESC LIMIT 1",

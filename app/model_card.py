@@ -60,7 +60,10 @@ def attribution_present(art: dict, base: dict) -> bool:
     for path in paths:
         if not path.is_file():
             return False
-        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
         if wanted not in text or hf_license(base.get("license")) not in text.lower():
             return False
     return True
