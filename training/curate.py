@@ -1,0 +1,299 @@
+"""The curation engine: sources → filtered, secret-free, deduplicated, split samples → a hashed snapshot.
+
+Per file (in worker processes for large runs): filters, secrets, tree-sitter units, samples, token limits,
+categories and dedup keys. Per run: the file cache decides what to reprocess, dedup runs over every unit of every
+source, and the snapshot writer names the result by its content. Takes progress(event) and a cancel Event.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from training import dedup, files, secrets, snapshot, snippets, split
+from training.file_cache import FileCache, FileResult, UnitRecord
+from training.fileio import sha256_file, sha256_json
+from training.samples import SampleConfig, apply_limits, unit_samples
+
+ENGINE_VERSION = 1      # bump when processing changes meaning, so cached results are recomputed
+PARALLEL_MIN_FILES = 200
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Source:
+    name: str
+    root: str
+    kind: str = "folder"            # git | folder
+    commit: str | None = None
+
+
+@dataclass
+class CurateConfig:
+    tokenizer_dir: str
+    samples: SampleConfig = field(default_factory=SampleConfig)
+    heldout_rate: float = 0.05
+    seed: int = 42
+    secrets_policy: str = "drop"    # drop: units touching a finding go; redact: keep them with placeholders
+    dedup_threshold: float = dedup.THRESHOLD
+    categories: list = field(default_factory=list)    # split.rules_to_dicts(...)
+    base_id: str | None = None
+    workers: int = 0                # 0: one per core
+
+    def identity(self) -> dict:
+        """What the output depends on (not where the tokenizer lies: its content hash instead)."""
+        tok = Path(self.tokenizer_dir) / "tokenizer.json"
+        return {"engine_version": ENGINE_VERSION, "tokenizer_sha256": sha256_file(tok), "base_id": self.base_id,
+                "samples": self.samples.to_dict(), "heldout_rate": self.heldout_rate, "seed": self.seed,
+                "secrets_policy": self.secrets_policy, "dedup": {"threshold": self.dedup_threshold,
+                                                                 "num_perm": dedup.NUM_PERM},
+                "categories": self.categories,
+                "filters": {"max_bytes": files.MAX_BYTES, "max_line": files.MAX_LINE,
+                            "max_mean_line": files.MAX_MEAN_LINE, "min_alnum": files.MIN_ALNUM}}
+
+
+# -- one file -----------------------------------------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _init_worker(cfg: CurateConfig) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from training.tokenizer import load
+
+    _WORKER["cfg"] = cfg
+    _WORKER["tokenizer"] = load(cfg.tokenizer_dir)
+    _WORKER["rules"] = split.rules_from_dicts(cfg.categories)
+
+
+def process_file(repo: str, relpath: str, path: str, known_sha: str | None = None) -> tuple[str, FileResult | None]:
+    """(sha256, result); the result is None when the content hash equals known_sha (nothing to redo)."""
+    cfg: CurateConfig = _WORKER["cfg"]
+    reason = files.drop_reason_by_path(relpath)
+    language = files.language_of(relpath)
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return "", FileResult(language, "unreadable")
+    sha = hashlib.sha256(data).hexdigest()
+    if known_sha == sha:
+        return sha, None
+    if reason == "env_file":
+        found = secrets.env_file_findings(data.decode("utf-8", "replace"))
+        return sha, FileResult(None, reason, sha, len(data), findings=found)
+    if reason is None:
+        reason, text = files.drop_reason_by_content(data)
+    if reason is not None:
+        return sha, FileResult(language, reason, sha, len(data))
+    scanned = secrets.scan(text, relpath)
+    result = FileResult(language, None, sha, len(data), findings=scanned.findings,
+                        heldout=split.is_heldout(repo, relpath, cfg.heldout_rate, cfg.seed))
+    parsed = snippets.parse(scanned.text, language)
+    result.parse_error = parsed.error is not None
+    dropped: Counter = Counter()
+    pending = []
+    for unit in parsed.units:
+        if cfg.secrets_policy == "drop" and any(a <= unit.end_line and b >= unit.start_line
+                                                for a, b, _ in scanned.findings):
+            dropped["secret"] += 1
+            continue
+        pending.append((unit, unit_samples(repo, relpath, language, parsed, unit, cfg.samples)))
+    kept = {id(s) for s in apply_limits([s for _, ss in pending for s in ss], _WORKER["tokenizer"], cfg.samples,
+                                        dropped)}
+    for unit, samples in pending:
+        samples = [s for s in samples if id(s) in kept]
+        if not samples:
+            continue
+        category = (split.categorise(_WORKER["rules"], relpath, unit.qualname, language, unit.kind, unit.signature)
+                    if result.heldout else None)
+        lines = [(json.dumps({"id": s.id, "kind": s.kind, "prompt": s.prompt, "completion": s.completion,
+                              "language": language, "repo": repo, "path": relpath, "tokens": s.tokens,
+                              "category": category}, ensure_ascii=False) + "\n").encode("utf-8") for s in samples]
+        text = unit.header + unit.body
+        result.units.append(UnitRecord(unit.start_line, dedup.exact_key(text), dedup.signature(text), lines,
+                                       [s.tokens for s in samples], category))
+    result.samples_dropped = dict(dropped)
+    return sha, result
+
+
+def _process_chunk(chunk: list[tuple[str, str, str, str | None]]) -> list:
+    return [process_file(*task) for task in chunk]
+
+
+# -- a run --------------------------------------------------------------------------------------------------------
+def _emit(progress, **event) -> None:
+    if progress is not None:
+        progress(event)
+
+
+def _plan(source: Source, cache: FileCache, config_hash: str, marked: set[str]):
+    """Walk a source; split its files into cached results and tasks to process."""
+    rows = cache.rows(source.name)
+    cached, tasks, stats, symlinks, path_dropped = {}, [], {}, [], {}
+    for entry in files.walk(source.root):
+        if entry.is_symlink:
+            symlinks.append(entry.relpath)
+            continue
+        reason = files.drop_reason_by_path(entry.relpath)
+        if reason is not None and reason != "env_file":
+            path_dropped[entry.relpath] = reason
+            continue
+        try:
+            st = os.stat(entry.path)
+        except OSError:
+            st = None
+        stats[entry.relpath] = (st.st_size, st.st_mtime_ns) if st else (0, 0)
+        row = rows.get(entry.relpath)
+        fresh = row is not None and row.config_hash == config_hash
+        if fresh and st is not None and (row.size, row.mtime_ns) == stats[entry.relpath] and entry.relpath not in marked:
+            cached[entry.relpath] = row
+        else:
+            tasks.append((source.name, entry.relpath, str(entry.path), row.sha256 if fresh else None))
+            if fresh:
+                cached[entry.relpath] = row       # used when the content turns out unchanged
+    return cached, tasks, stats, symlinks, path_dropped
+
+
+def _run_tasks(tasks, cfg: CurateConfig, progress, cancel, total: int):
+    results = []
+    workers = cfg.workers or min(os.cpu_count() or 1, 8)
+    if len(tasks) < PARALLEL_MIN_FILES or workers < 2:
+        _init_worker(cfg)
+        for i, task in enumerate(tasks):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            results.append((task, process_file(*task)))
+            if (i + 1) % 50 == 0 or i + 1 == len(tasks):
+                _emit(progress, event="progress", stage="process", done=i + 1, total=total)
+        return results
+    import concurrent.futures as cf
+    import multiprocessing
+
+    size = max(4, min(32, len(tasks) // (workers * 8)))
+    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=_init_worker, initargs=(cfg,)) as pool:
+        futures = {pool.submit(_process_chunk, chunk): chunk for chunk in chunks}
+        done = 0
+        try:
+            for fut in cf.as_completed(futures):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                results.extend(zip(futures[fut], fut.result()))
+                done += len(futures[fut])
+                _emit(progress, event="progress", stage="process", done=done, total=total)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return results
+
+
+def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_dir: Path, out: Path | None = None,
+          marked: dict[str, set[str]] | None = None, progress: Callable[[dict], None] | None = None,
+          cancel: threading.Event | None = None) -> dict:
+    """Curate the sources into a snapshot; returns the stats (the caller records them)."""
+    identity = cfg.identity()
+    config_hash = sha256_json(identity)
+    marked = marked or {}
+    cache = FileCache(cache_path)
+    try:
+        per_source, all_tasks = [], []
+        for source in sources:
+            cached, tasks, stats, symlinks, path_dropped = _plan(source, cache, config_hash,
+                                                                 marked.get(source.name, set()))
+            skipped = {rel: "symlink" for rel in symlinks} | path_dropped
+            per_source.append((source, cached, stats, skipped))
+            all_tasks.extend(tasks)
+        total = sum(len(s[2]) + len(s[3]) for s in per_source)
+        _emit(progress, event="progress", stage="scan", done=total, total=total,
+              message=f"{total} files, {len(all_tasks)} to process")
+        processed = _run_tasks(all_tasks, cfg, progress, cancel, len(all_tasks))
+        fresh: dict[tuple[str, str], FileResult] = {}
+        writes: dict[str, list] = {}
+        touches: dict[str, list] = {}
+        stat_of = {(s.name, rel): st for s, _, stats, _ in per_source for rel, st in stats.items()}
+        for (repo, rel, _, _), (sha, result) in processed:
+            size, mtime = stat_of[(repo, rel)]
+            if result is None:
+                touches.setdefault(repo, []).append((rel, size, mtime))
+            else:
+                fresh[(repo, rel)] = result
+                if result.reason != "unreadable":
+                    writes.setdefault(repo, []).append((rel, size, mtime, sha, config_hash, result))
+        for repo, items in writes.items():
+            cache.put_many(repo, items)
+        for repo, items in touches.items():
+            cache.touch_many(repo, items)
+        for source, _, stats, _ in per_source:
+            cache.forget_missing(source.name, set(stats))
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        _emit(progress, event="progress", stage="dedup", message="removing duplicates")
+        return _assemble(per_source, fresh, cfg, identity, datasets_dir, out, len(all_tasks), progress)
+    finally:
+        cache.close()
+
+
+def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, n_processed, progress) -> dict:
+    import numpy as np
+
+    dropped, samples_dropped, languages = Counter(), Counter(), {}
+    findings, units, parse_errors = [], [], 0
+    files_scanned = files_kept = 0
+    for source, cached, stats, skipped in per_source:
+        files_scanned += len(stats) + len(skipped)
+        dropped.update(skipped.values())
+        for rel in sorted(stats):
+            result = fresh.get((source.name, rel))
+            if result is None:
+                result = cached[rel].result()
+            findings.extend({"repo": source.name, "path": rel, "line": a, "kind": kind}
+                            for a, _, kind in result.findings)
+            samples_dropped.update(result.samples_dropped)
+            if result.reason is not None:
+                dropped[result.reason] += 1
+                continue
+            files_kept += 1
+            parse_errors += result.parse_error
+            lang = languages.setdefault(result.language, {"files": 0, "snippets": 0, "samples": 0, "tokens": 0})
+            lang["files"] += 1
+            for unit in result.units:
+                units.append((result.language, result.heldout, unit))
+    keep, n_exact, n_near = dedup.duplicates([u.exact for _, _, u in units],
+                                             np.frombuffer(b"".join(u.signature for _, _, u in units),
+                                                           dtype="<u4").reshape(len(units), -1)
+                                             if units else np.zeros((0, dedup.NUM_PERM), dtype="<u4"),
+                                             cfg.dedup_threshold)
+    train, heldout, counts, categories = [], [], Counter(), Counter()
+    for (language, is_heldout, unit), kept in zip(units, keep):
+        if not kept:
+            continue
+        (heldout if is_heldout else train).extend(unit.lines)
+        counts["heldout" if is_heldout else "train"] += len(unit.lines)
+        lang = languages[language]
+        lang["snippets"] += 1
+        lang["samples"] += len(unit.lines)
+        lang["tokens"] += sum(unit.tokens)
+        if is_heldout:
+            categories[unit.category or "overall"] += 1
+    _emit(progress, event="progress", stage="write", message="writing the snapshot")
+    stats = {"files_scanned": files_scanned, "files_kept": files_kept, "snippets": int(keep.sum()),
+             "samples": {"train": counts["train"], "heldout": counts["heldout"]},
+             "tokens": sum(v["tokens"] for v in languages.values()),
+             "secrets_found": len(findings), "secret_findings": findings,
+             "duplicates_removed": n_exact + n_near, "duplicates": {"exact": n_exact, "near": n_near},
+             "languages": {k: languages[k] for k in sorted(languages)}, "dropped": {k: v for k, v in sorted(dropped.items()) if v},
+             "samples_dropped": dict(sorted(samples_dropped.items())), "heldout_categories": dict(sorted(categories.items())),
+             "parse_errors": parse_errors}
+    manifest = {"format": 1, "sources": [asdict(s) for s, *_ in per_source], "stats": stats}
+    digest, folder, file_info = snapshot.write(datasets_dir, b"".join(train), b"".join(heldout), identity,
+                                               manifest, out)
+    return {"snapshot": snapshot.snapshot_id(digest), "content_hash": digest, "output": str(folder),
+            "files": file_info, "config": identity, "files_reprocessed": n_processed, **stats}

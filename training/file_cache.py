@@ -1,0 +1,107 @@
+"""The per-file curation cache: what processing a file gave, keyed by repo, path, content hash and config.
+
+A file whose size and mtime are unchanged (and that no watcher marked) is taken from the cache without being
+read; a changed one is re-hashed and reprocessed only when its content hash or the curation config changed.
+The cache holds processed samples only (secrets already replaced) and findings without values.
+"""
+from __future__ import annotations
+
+import pickle
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    repo TEXT NOT NULL, relpath TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, config_hash TEXT NOT NULL, result BLOB NOT NULL,
+    PRIMARY KEY (repo, relpath)
+);
+"""
+VERSION = 1
+
+
+@dataclass
+class UnitRecord:
+    """One unit's share of a file result: what dedup and the snapshot writer need, nothing more."""
+    start_line: int
+    exact: bytes             # 16-byte hash of the normalised text
+    signature: bytes         # MinHash, NUM_PERM little-endian uint32
+    lines: list[bytes]       # the unit's samples as JSONL lines (each ending in a newline)
+    tokens: list[int]
+    category: str | None = None
+
+
+@dataclass
+class FileResult:
+    language: str | None
+    reason: str | None                    # drop reason, or None when kept
+    sha256: str = ""
+    size: int = 0
+    heldout: bool = False
+    findings: list[tuple[int, int, str]] = field(default_factory=list)
+    units: list[UnitRecord] = field(default_factory=list)
+    samples_dropped: dict = field(default_factory=dict)   # reason -> count (token limits, secrets)
+    parse_error: bool = False
+
+
+@dataclass
+class CacheRow:
+    size: int
+    mtime_ns: int
+    sha256: str
+    config_hash: str
+    blob: bytes
+
+    def result(self) -> FileResult:
+        return pickle.loads(self.blob)
+
+
+class FileCache:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(self.path), timeout=30)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != VERSION:
+            self.conn.executescript(f"DROP TABLE IF EXISTS files; {SCHEMA} PRAGMA user_version = {VERSION};")
+        else:
+            self.conn.executescript(SCHEMA)
+
+    def rows(self, repo: str) -> dict[str, CacheRow]:
+        return {r[0]: CacheRow(*r[1:]) for r in self.conn.execute(
+            "SELECT relpath, size, mtime_ns, sha256, config_hash, result FROM files WHERE repo = ?", [repo])}
+
+    def stats(self, repo: str) -> dict[str, tuple[int, int]]:
+        """relpath -> (size, mtime_ns), without the results (for counting changed files cheaply)."""
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute(
+            "SELECT relpath, size, mtime_ns FROM files WHERE repo = ?", [repo])}
+
+    def put_many(self, repo: str, items: list[tuple[str, int, int, str, str, FileResult]]) -> None:
+        """(relpath, size, mtime_ns, sha256, config_hash, result) rows, written in one transaction."""
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO files (repo, relpath, size, mtime_ns, sha256, config_hash, result) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(repo, rel, size, mtime, sha, cfg, pickle.dumps(res, protocol=5))
+                 for rel, size, mtime, sha, cfg, res in items])
+
+    def touch_many(self, repo: str, items: list[tuple[str, int, int]]) -> None:
+        """Record a new stat for files whose content turned out unchanged."""
+        with self.conn:
+            self.conn.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE repo = ? AND relpath = ?",
+                                  [(size, mtime, repo, rel) for rel, size, mtime in items])
+
+    def forget_missing(self, repo: str, present: set[str]) -> None:
+        gone = [(repo, rel) for rel in self.stats(repo) if rel not in present]
+        if gone:
+            with self.conn:
+                self.conn.executemany("DELETE FROM files WHERE repo = ? AND relpath = ?", gone)
+
+    def forget_repo(self, repo: str) -> None:
+        with self.conn:
+            self.conn.execute("DELETE FROM files WHERE repo = ?", [repo])
+
+    def close(self) -> None:
+        self.conn.close()

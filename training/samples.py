@@ -1,0 +1,132 @@
+"""Training samples from units: prompt → completion pairs and fill-in-the-middle samples in the base's format.
+
+The prompt of a completion sample carries the file path (as a comment), the file's imports, the enclosing class's
+header and the unit's signature and docstring; the completion is the body. FIM samples cut a random span of lines
+out of the body (PSM or SPM at `spm_rate`); a base without FIM tokens gets the same cut as a plain
+prefix → completion pair. Token limits follow the seed: completion 10..2048 tokens, prompt + completion ≤ 4096.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import asdict, dataclass
+
+from training.fim import FORMATS, FimFormat
+from training.snippets import SPECS, ParsedFile, Unit
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    fim_format: str | None = None     # a training.fim format name, or None for a base without FIM tokens
+    fim_rate: float = 0.5             # share of units that also give a FIM sample
+    spm_rate: float = 0.5             # share of FIM samples in SPM order
+    min_tokens: int = 10
+    max_tokens: int = 2048
+    max_context: int = 4096
+    max_middle_lines: int = 8
+    seed: int = 42
+
+    def fim(self) -> FimFormat | None:
+        return next((f for f in FORMATS if f.name == self.fim_format), None)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Sample:
+    id: str
+    kind: str          # completion | fim
+    prompt: str
+    completion: str
+    tokens: int = 0
+
+
+def sample_id(repo: str, path: str, unit: Unit, variant: str) -> str:
+    key = f"{repo}\0{path}\0{unit.qualname}\0{unit.start_line}\0{variant}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def context(repo: str, path: str, language: str, parsed: ParsedFile, unit: Unit) -> str:
+    """What a prompt starts with: the path as a comment, the imports, the enclosing class's header."""
+    parts = [f"{SPECS[language].comment} {repo}/{path}\n"]
+    if parsed.imports:
+        parts.append(parsed.imports + "\n\n")
+    if unit.class_header:
+        parts.append(unit.class_header + "\n")
+    return "".join(parts)
+
+
+def unit_samples(repo: str, path: str, language: str, parsed: ParsedFile, unit: Unit,
+                 cfg: SampleConfig) -> list[Sample]:
+    """The samples of one unit, before token limits (see `apply_limits`)."""
+    ctx = context(repo, path, language, parsed, unit)
+    out = [Sample(sample_id(repo, path, unit, "completion"), "completion", ctx + unit.header, unit.body)]
+    rng = random.Random(int(out[0].id, 16) ^ cfg.seed)
+    if rng.random() >= cfg.fim_rate:
+        return out
+    lines = unit.body.splitlines(keepends=True)
+    if len(lines) < 2:
+        return out
+    start = rng.randrange(len(lines))
+    length = rng.randint(1, max(1, min(cfg.max_middle_lines, len(lines) - start)))
+    before = ctx + unit.header + "".join(lines[:start])
+    middle = "".join(lines[start:start + length])
+    after = "".join(lines[start + length:])
+    if not middle.strip():
+        return out
+    fmt = cfg.fim()
+    if fmt is None:
+        out.append(Sample(sample_id(repo, path, unit, "cut"), "completion", before, middle))
+    elif rng.random() < cfg.spm_rate:
+        out.append(Sample(sample_id(repo, path, unit, "spm"), "fim", fmt.spm(before, after), middle))
+    else:
+        out.append(Sample(sample_id(repo, path, unit, "psm"), "fim", fmt.psm(before, after), middle))
+    return out
+
+
+def _pieces(text: str) -> list[str]:
+    """The text cut before each newline; BPE pre-tokenizers split there too, so counts add up across pieces."""
+    parts = text.split("\n")
+    return [parts[0], *("\n" + p for p in parts[1:])]
+
+
+class TokenCounter:
+    """Token counts of many overlapping texts (prompts repeat imports, classes repeat their methods): each
+    distinct line is encoded once, in batches, and a text's count is the sum over its lines. This matches encoding
+    the whole text except at runs of blank lines, where it may count a token more."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.cache: dict[str, int] = {}
+
+    def prepare(self, texts: list[str]) -> None:
+        todo = {p for t in texts for p in _pieces(t) if p not in self.cache}
+        if todo:
+            todo = sorted(todo)
+            for piece, enc in zip(todo, self.tokenizer.encode_batch(todo, add_special_tokens=False)):
+                self.cache[piece] = len(enc)
+
+    def count(self, text: str) -> int:
+        return sum(self.cache[p] for p in _pieces(text))
+
+
+def apply_limits(samples: list[Sample], tokenizer, cfg: SampleConfig, dropped: dict) -> list[Sample]:
+    """Count tokens with the base's tokenizer and keep the samples within the limits."""
+    if not samples:
+        return []
+    counter = TokenCounter(tokenizer)
+    counter.prepare([t for s in samples for t in (s.prompt, s.completion)])
+    kept = []
+    for s in samples:
+        p, c = counter.count(s.prompt), counter.count(s.completion)
+        if c < cfg.min_tokens:
+            dropped["too_short"] = dropped.get("too_short", 0) + 1
+        elif c > cfg.max_tokens:
+            dropped["too_long"] = dropped.get("too_long", 0) + 1
+        elif p + c > cfg.max_context:
+            dropped["context_too_long"] = dropped.get("context_too_long", 0) + 1
+        else:
+            s.tokens = p + c
+            kept.append(s)
+    return kept
