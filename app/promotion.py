@@ -98,7 +98,10 @@ def next_id(store: Store, source: dict, to_stage: str, name: str) -> str:
     if not versions:
         return f"{prefix}1.0"
     major, minor, latest = versions[-1]
-    same_base = ev.base_model(store, store.require_model(latest)) == ev.base_model(store, source)
+    def base_of(m: dict) -> str | None:
+        return (ev.base_model(store, m) or {}).get("id")
+
+    same_base = base_of(store.require_model(latest)) == base_of(source)
     return f"{prefix}{major}.{minor + 1}" if same_base else f"{prefix}{major + 1}.0"
 
 
