@@ -19,6 +19,7 @@ from app.errors import StudioError
 # Each module in app/commands/ defines register(app). Add a module here to add its commands.
 COMMAND_MODULES = [
     "init", "fork", "lineage",
+    "repos", "curate",
     "promote", "card",
     "train",
     "export",
