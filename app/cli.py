@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "init", "fork", "lineage",
     "repos", "curate",
     "promote", "card",
+    "eval", "complete",
     "train",
     "export",
     "pipeline", "demo",
