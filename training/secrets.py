@@ -178,10 +178,20 @@ def scan(text: str, filename: str = "file", use_detect_secrets: bool = True) -> 
         line = bisect.bisect_left(newlines, start) + 1
         end_line = bisect.bisect_left(newlines, max(start, end - 1)) + 1
         findings.add((line, end_line, kind))
+    best: dict[str, str] = {}       # value -> the most specific kind that found it
+    for _, _, kind, value in hits:
+        if value not in best or _rank(kind) < _rank(best[value]):
+            best[value] = kind
     redacted = text
-    for value, kind in sorted({(v, k) for _, _, k, v in hits}, key=lambda vk: (-len(vk[0]), vk[1])):
-        redacted = redacted.replace(value, PLACEHOLDER.format(kind=kind))
+    for value in sorted(best, key=lambda v: (-len(v), v)):
+        # a multi-line value keeps its line breaks, so line numbers stay those of the findings
+        redacted = redacted.replace(value, PLACEHOLDER.format(kind=best[value]) + "\n" * value.count("\n"))
     return ScanResult(redacted, sorted(findings))
+
+
+def _rank(kind: str) -> int:
+    """Vendor-specific rules first, then detect-secrets' plugins, then the generic name rule."""
+    return 2 if kind == "generic-secret" else 1 if kind.startswith("ds-") else 0
 
 
 def _plugin_hits(text: str, filename: str, named: list[int]):
@@ -209,7 +219,7 @@ def _plugin_hits(text: str, filename: str, named: list[int]):
                 continue
             for secret in found or ():
                 value = secret.secret_value
-                if not value or len(value) < 6 or _PLACEHOLDER_VALUE.match(value):
+                if not value or len(value) < 6 or _PLACEHOLDER_VALUE.match(value) or any(c.isspace() for c in value):
                     continue
                 offset = line.find(value)
                 if offset < 0:
