@@ -241,13 +241,14 @@ def _lossless_float(model) -> str:
 
 def _adapter_export(store, target, files, verify, run_id, progress, cancel):
     from export import parity
-    from export.adapter import write_adapter
+    from export.adapter import plan_adapter, write_adapter
     from export.hf_source import open_model
     from export.vocab import load_vocab
     from export.writer import write_gguf
     from training.fileio import atomic_path
 
     base = open_model(target["base_dir"])
+    plan_adapter(base, target["adapter_dir"])  # refuse a misfit adapter before writing anything
     meta = _meta(store, target)
     level = _effective_verify(base, verify, progress)
     artifacts = []

@@ -17,7 +17,7 @@ import numpy as np
 from export import tensor_names as tn
 from export.errors import ExportError
 from export.hf_source import HFModel, index_file, read_tensor
-from export.writer import DISK_ERRNOS, Cancelled, ExportMeta, add_general, check_disk
+from export.writer import Cancelled, ExportMeta, add_general, check_disk, is_disk_full
 
 ADAPTER_TYPES = ("f32", "f16")
 
@@ -71,24 +71,18 @@ def _pairs(adapter_dir: Path) -> dict[str, dict]:
     return pairs
 
 
-def write_adapter(base: HFModel, adapter_dir: Path | str, out_path: Path | str, out_type: str, meta: ExportMeta,
-                  progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None) -> dict:
-    """Write the adapter at `adapter_dir` (trained on `base`) as a GGUF LoRA adapter of `out_type`."""
-    import gguf
-
-    if out_type not in ADAPTER_TYPES:
-        raise ExportError(f"adapters are written as {' or '.join(ADAPTER_TYPES)}, not {out_type!r}")
-    adapter_dir, out_path = Path(adapter_dir), Path(out_path)
+def plan_adapter(base: HFModel, adapter_dir: Path | str) -> tuple[dict, list[tuple]]:
+    """(adapter config, [(module, gguf weight name, {"A", "B"} refs, B scale fold)]); refuses a misfit adapter."""
+    adapter_dir = Path(adapter_dir)
     cfg = read_adapter_config(adapter_dir)
     pairs = _pairs(adapter_dir)
     names = tn.NameMap(base.arch, base.n_layers)
-    qtype = tn.ggml_type(out_type)
     alpha = float(cfg.get("lora_alpha", 8))
     items = []
     for module, pair in sorted(pairs.items(), key=lambda kv: _layer_key(kv[0])):
         if module.endswith(("lm_head", "embed_tokens")):
             raise ExportError(f"the adapter targets {module}; llama.cpp adapters cannot, merge and export instead")
-        target = names.module_name(module)
+        target = names.module_name(module) + ".weight"  # lora tensors are named after the weight they adapt
         rank = pair["A"].shape[0]
         if pair["B"].shape[1] != rank:
             raise ExportError(f"the adapter's {module} has lora_A rank {rank} but lora_B rank {pair['B'].shape[1]}")
@@ -99,6 +93,22 @@ def write_adapter(base: HFModel, adapter_dir: Path | str, out_path: Path | str, 
                               f"{base_ref.shape if base_ref else 'missing'}): it was trained on another model")
         fold = _module_scale(cfg, module, rank) / (alpha / rank)
         items.append((module, target, pair, fold))
+    if not items:
+        raise ExportError(f"the adapter at {adapter_dir} has no LoRA tensors")
+    return cfg, items
+
+
+def write_adapter(base: HFModel, adapter_dir: Path | str, out_path: Path | str, out_type: str, meta: ExportMeta,
+                  progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None) -> dict:
+    """Write the adapter at `adapter_dir` (trained on `base`) as a GGUF LoRA adapter of `out_type`."""
+    import gguf
+
+    if out_type not in ADAPTER_TYPES:
+        raise ExportError(f"adapters are written as {' or '.join(ADAPTER_TYPES)}, not {out_type!r}")
+    out_path = Path(out_path)
+    cfg, items = plan_adapter(base, adapter_dir)
+    qtype = tn.ggml_type(out_type)
+    alpha = float(cfg.get("lora_alpha", 8))
     total = sum(tn.encoded_nbytes(p[k].shape, qtype) for _, _, p, _ in items for k in "AB")
     check_disk(out_path, total + (1 << 20))
     writer = gguf.GGUFWriter(path=None, arch=base.arch)
@@ -133,13 +143,13 @@ def write_adapter(base: HFModel, adapter_dir: Path | str, out_path: Path | str, 
                           "message": f"[{i + 1}/{len(items)}] {target}.lora_a/.lora_b"})
         writer.flush()
     except OSError as exc:
-        if exc.errno in DISK_ERRNOS:
-            raise ExportError(f"disk full while writing {out_path.name} ({exc.strerror})") from None
+        if is_disk_full(exc):
+            raise ExportError(f"disk full while writing {out_path.name} ({exc.strerror or exc})") from None
         raise ExportError(f"cannot write {out_path}: {exc.strerror or exc}") from None
     finally:
         writer.close()
     return {"tensors": 2 * len(items), "modules": len(items), "lora_alpha": alpha,
-            "rank": int(items[0][2]["A"].shape[0]) if items else 0}
+            "rank": int(items[0][2]["A"].shape[0])}
 
 
 def _layer_key(module: str) -> tuple:

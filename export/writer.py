@@ -28,6 +28,11 @@ class Cancelled(ExportError):
     pass
 
 
+def is_disk_full(exc: OSError) -> bool:
+    """ENOSPC/EFBIG/EDQUOT, or numpy's short write ("N requested and M written"), which has no errno."""
+    return exc.errno in DISK_ERRNOS or (exc.errno is None and "requested and" in str(exc))
+
+
 @dataclass
 class ExportMeta:
     """general.* metadata: what the model is called and where it came from."""
@@ -214,8 +219,8 @@ def write_gguf(model: HFModel, vocab: Vocab, out_path: Path | str, out_type: str
                           "message": f"[{i + 1}/{len(items)}] {item.gguf_name} {item.qtype.name}"})
         writer.flush()
     except OSError as exc:
-        if exc.errno in DISK_ERRNOS:
-            raise ExportError(f"disk full while writing {out_path.name} ({exc.strerror})") from None
+        if is_disk_full(exc):
+            raise ExportError(f"disk full while writing {out_path.name} ({exc.strerror or exc})") from None
         raise ExportError(f"cannot write {out_path}: {exc.strerror or exc}") from None
     finally:
         writer.close()
