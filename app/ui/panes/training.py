@@ -72,7 +72,7 @@ class TrainingPane(Pane):
                          tooltip="train → merge → export → eval, one step after the other")
         yield Static("probing the hardware…", id="train-estimate", classes="status")
         with Horizontal(id="train-progress-row"):
-            yield ProgressBar(total=None, show_eta=False, id="train-progress")
+            yield ProgressBar(total=1, show_eta=False, id="train-progress")
             yield Static("no run yet — pick a base and a snapshot, then Launch", id="train-stats")
         yield Static("", id="pipeline-steps", classes="status")
         with Horizontal(id="train-body"):
