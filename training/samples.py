@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import asdict, dataclass
 
 from training.fim import FORMATS, FimFormat
@@ -85,37 +86,60 @@ def unit_samples(repo: str, path: str, language: str, parsed: ParsedFile, unit: 
     return out
 
 
-def _pieces(text: str) -> list[str]:
-    """The text cut before each newline; BPE pre-tokenizers split there too, so counts add up across pieces."""
-    parts = text.split("\n")
-    return [parts[0], *("\n" + p for p in parts[1:])]
+# Where BPE pre-tokenizers never merge across: GPT-2 style regexes start a new pre-token at a newline run
+# ("\n   " joins the next indentation), Qwen2 style ones end one after it ("):\n" stays together).
+_SPLITS = {"before": re.compile(r"(?<!\n)(?=\n)"), "after": re.compile(r"(?<=\n)(?=[^\n])")}
+_PROBE = 'import os\n\n\nclass A(B):\n    """Doc."""\n\n    def f(self, x):\n        return {"k": [x]}\n\n\ny = 1\n'
 
 
 class TokenCounter:
     """Token counts of many overlapping texts (prompts repeat imports, classes repeat their methods): each
-    distinct line is encoded once, in batches, and a text's count is the sum over its lines. This matches encoding
-    the whole text except at runs of blank lines, where it may count a token more."""
+    distinct line is encoded once, in batches, and a text's count is the sum over its lines. The cut points are
+    chosen per tokenizer (probed once) so the sum matches encoding the whole text; lines of only spaces between
+    blank lines may still count a token more or less."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
         self.cache: dict[str, int] = {}
+        whole = len(tokenizer.encode(_PROBE, add_special_tokens=False))
+        errors = {}
+        for name, pattern in _SPLITS.items():
+            pieces = [p for p in pattern.split(_PROBE) if p]
+            errors[name] = abs(whole - sum(len(e) for e in tokenizer.encode_batch(pieces, add_special_tokens=False)))
+        self.split = _SPLITS[min(errors, key=lambda k: (errors[k], k != "before"))]
+
+    def pieces(self, text: str) -> list[str]:
+        return [p for p in self.split.split(text) if p]
 
     def prepare(self, texts: list[str]) -> None:
-        todo = {p for t in texts for p in _pieces(t) if p not in self.cache}
+        todo = {p for t in texts for p in self.pieces(t) if p not in self.cache}
         if todo:
             todo = sorted(todo)
             for piece, enc in zip(todo, self.tokenizer.encode_batch(todo, add_special_tokens=False)):
                 self.cache[piece] = len(enc)
 
     def count(self, text: str) -> int:
-        return sum(self.cache[p] for p in _pieces(text))
+        return sum(self.cache[p] for p in self.pieces(text))
+
+
+_COUNTERS: dict[int, TokenCounter] = {}
+
+
+def _counter(tokenizer) -> TokenCounter:
+    """One counter (and line cache) per tokenizer object, kept for the process: files share many lines."""
+    counter = _COUNTERS.get(id(tokenizer))
+    if counter is None or counter.tokenizer is not tokenizer:
+        counter = _COUNTERS[id(tokenizer)] = TokenCounter(tokenizer)
+    if len(counter.cache) > 500_000:
+        counter.cache.clear()
+    return counter
 
 
 def apply_limits(samples: list[Sample], tokenizer, cfg: SampleConfig, dropped: dict) -> list[Sample]:
     """Count tokens with the base's tokenizer and keep the samples within the limits."""
     if not samples:
         return []
-    counter = TokenCounter(tokenizer)
+    counter = _counter(tokenizer)
     counter.prepare([t for s in samples for t in (s.prompt, s.completion)])
     kept = []
     for s in samples:
