@@ -7,8 +7,10 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.store import Store
+if TYPE_CHECKING:  # the store (sqlite-utils) loads in the workers, after the first paint
+    from app.store import Store
 
 # Extensions → language, for the language mix of a watched repo that curation has not described yet.
 EXTENSIONS = {

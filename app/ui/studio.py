@@ -5,7 +5,9 @@ demo workspace is seeded (a ~30 s fork of the embedded model the first time) in 
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 from functools import partial
+from pathlib import Path
 from typing import Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -17,29 +19,30 @@ from textual.widgets import Footer, Header, ProgressBar, Static, TabbedContent, 
 from app.ui.entry import one_line
 from app.ui.help import HelpScreen
 from app.ui.messages import LineageChanged, SeedFinished, SeedProgressed, WorkFailed
-from app.ui.panes.benchmarks import BenchmarksPane
-from app.ui.panes.completion import CompletionPane
-from app.ui.panes.lineage import LineagePane
-from app.ui.panes.promotion import PromotionPane
-from app.ui.panes.repos import ReposPane
-from app.ui.panes.snippets import SnippetsPane
-from app.ui.panes.training import TrainingPane
 from app.ui.theme import STUDIO_THEME
 from app.workspace import Workspace
 
+# (key, label, class path): a pane's module is imported and the pane built the first time it is shown.
 PANES = [
-    ("repos", "Repos", ReposPane),
-    ("snippets", "Snippets", SnippetsPane),
-    ("training", "Training", TrainingPane),
-    ("completion", "Completion", CompletionPane),
-    ("lineage", "Lineage", LineagePane),
-    ("benchmarks", "Benchmarks", BenchmarksPane),
-    ("promotion", "Promotion", PromotionPane),
+    ("repos", "Repos", "app.ui.panes.repos:ReposPane"),
+    ("snippets", "Snippets", "app.ui.panes.snippets:SnippetsPane"),
+    ("training", "Training", "app.ui.panes.training:TrainingPane"),
+    ("completion", "Completion", "app.ui.panes.completion:CompletionPane"),
+    ("lineage", "Lineage", "app.ui.panes.lineage:LineagePane"),
+    ("benchmarks", "Benchmarks", "app.ui.panes.benchmarks:BenchmarksPane"),
+    ("promotion", "Promotion", "app.ui.panes.promotion:PromotionPane"),
 ]
+
+FIRST_PAINT_GRACE_S = 0.15
+
+
+def pane_class(path: str) -> type:
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 class StudioApp(App):
-    CSS_PATH = "studio.tcss"
+    CSS_PATH = Path(__file__).parent / "studio.tcss"
     TITLE = "blackroad-studio"
     BINDINGS = [
         *(Binding(str(n), f"show('{key}')", label, show=False) for n, (key, label, _) in enumerate(PANES, 1)),
@@ -58,6 +61,8 @@ class StudioApp(App):
         self.load = load
         self.now = now
         self.hardware = hardware
+        self.register_theme(STUDIO_THEME)  # before the first CSS pass, not after it (on_mount) which redoes it
+        self.theme = STUDIO_THEME.name
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -67,14 +72,14 @@ class StudioApp(App):
         with TabbedContent(initial="repos", id="panes"):
             for n, (key, label, cls) in enumerate(PANES, 1):
                 with TabPane(f"{n} {label}", id=key):
-                    yield cls(id=f"{key}-pane")
+                    if key == "repos":  # the others are built when first shown: the first frame stays cheap
+                        yield pane_class(cls)(id=f"{key}-pane")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.register_theme(STUDIO_THEME)
-        self.theme = STUDIO_THEME.name
         self.sub_title = str(self.workspace.root)
-        self.call_after_refresh(self._after_first_paint)
+        # Reading the store (sqlite-utils import, queries) would compete for the GIL with the first paint.
+        self.call_after_refresh(self.set_timer, FIRST_PAINT_GRACE_S, self._after_first_paint)
 
     def _after_first_paint(self) -> None:
         if self.load:
@@ -84,7 +89,17 @@ class StudioApp(App):
 
     # -- panes --------------------------------------------------------------------------------------------------
     def panes(self) -> list:
-        return [self.query_one(f"#{key}-pane") for key, _, _ in PANES]
+        """The panes built so far (a pane is built the first time it is shown)."""
+        return [pane for key, _, _ in PANES for pane in self.query(f"#{key}-pane")]
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        key = event.pane.id
+        cls = next((c for k, _, c in PANES if k == key), None)
+        if cls is not None and not self.query(f"#{key}-pane"):
+            pane = pane_class(cls)(id=f"{key}-pane")
+            event.pane.mount(pane)
+            if self.load:
+                self.call_after_refresh(pane.reload)
 
     def reload_panes(self) -> None:
         for pane in self.panes():
