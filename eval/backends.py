@@ -31,14 +31,13 @@ class BackendError(RuntimeError):
     """A model the engine cannot load or run (one line for the user)."""
 
 
-def open_backend(path: Path | str, *, n_ctx: int = 4096, n_threads: int | None = None, seed: int = 42,
-                 lora_path: Path | str | None = None):
+def open_backend(path: Path | str, *, n_ctx: int = 4096, n_threads: int | None = None, seed: int = 42):
     """A LlamaBackend for a .gguf file, a HFBackend for a HF model directory."""
     path = Path(path)
     if path.is_file() and path.suffix.lower() == ".gguf":
         from eval.llama_backend import LlamaBackend
 
-        return LlamaBackend(path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, lora_path=lora_path)
+        return LlamaBackend(path, n_ctx=n_ctx, n_threads=n_threads, seed=seed)
     if path.is_dir() and (path / "config.json").is_file():
         from eval.hf_backend import HFBackend
 
