@@ -91,8 +91,11 @@ def count_parameters(model_cfg: dict, base_path: str) -> int:
     return _safetensors_parameters(Path(base_path)) or _estimate_parameters(model_cfg)
 
 
-def build_model(cfg: TrainConfig, rt: Runtime):
-    """The base in the run's dtype (4-bit for QLoRA) with LoRA adapters on the target projections."""
+def build_model(cfg: TrainConfig, rt: Runtime, base=None):
+    """The base in the run's dtype (4-bit for QLoRA) with LoRA adapters on the target projections.
+
+    `base` is an already built transformers model to use instead of loading cfg.base_path (benchmarks build a
+    7B-shaped model from a config on the GPU rather than writing 15 GB of random weights to disk)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -115,7 +118,7 @@ def build_model(cfg: TrainConfig, rt: Runtime):
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=rt.weight_dtype)
         kwargs["device_map"] = {"": torch.cuda.current_device()}
-    model = AutoModelForCausalLM.from_pretrained(cfg.base_path, **kwargs)
+    model = base if base is not None else AutoModelForCausalLM.from_pretrained(cfg.base_path, **kwargs)
     model.config.use_cache = False
     if cfg.qlora:
         from peft import prepare_model_for_kbit_training
@@ -190,12 +193,12 @@ def save_adapter(model, out_dir: Path) -> dict:
 
 
 def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
-          cancel: threading.Event | None = None, resume: bool = False) -> dict:
+          cancel: threading.Event | None = None, resume: bool = False, base=None) -> dict:
     """Run (or resume) LoRA training as `cfg` says; returns the final result dict (status, losses, adapter)."""
     rt = resolve_runtime(cfg)
     dist = ddp.setup(rt.device)
     try:
-        return _Run(cfg, rt, dist, progress if dist.main else None, cancel or threading.Event()).run(resume)
+        return _Run(cfg, rt, dist, progress if dist.main else None, cancel or threading.Event()).run(resume, base)
     finally:
         ddp.teardown(dist)
 
@@ -226,12 +229,12 @@ class _Run:
             raise TrainError(str(exc)) from None
         return data, estimate
 
-    def run(self, resume: bool) -> dict:
+    def run(self, resume: bool, base=None) -> dict:
         import torch
 
         cfg, rt, dist = self.cfg, self.rt, self.dist
         data, estimate = self._prepare()
-        model = build_model(cfg, rt)
+        model = build_model(cfg, rt, base)
         model.train()
         causal = model.get_base_model()
         params = [p for p in model.parameters() if p.requires_grad]
