@@ -7,6 +7,7 @@ and size; the model's gguf_path is set when it has none.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import secrets
 import socket
 import tempfile
@@ -186,47 +187,72 @@ def _effective_verify(model, verify: str, progress) -> str:
     return verify
 
 
+class _Staging:
+    """Temp files beside their targets; `publish` renames the verified ones, leaving removes the rest."""
+
+    def __init__(self, files: dict[str, Path]):
+        self.targets = files
+        self.tmp: dict[str, Path] = {}
+
+    def path(self, qtype: str) -> Path:
+        target = self.targets[qtype]
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        self.tmp[qtype] = Path(name)
+        return self.tmp[qtype]
+
+    def publish(self) -> None:
+        for qtype, tmp in list(self.tmp.items()):
+            os.replace(tmp, self.targets[qtype])
+            del self.tmp[qtype]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for tmp in self.tmp.values():
+            tmp.unlink(missing_ok=True)
+
+
 def _model_export(store, target, files, verify, run_id, progress, cancel):
+    """Write every float/Q8_0 type, then the K-quants from a lossless float GGUF; verify all; then publish."""
     from export import parity
     from export.hf_source import open_model
     from export.quantize import quantize
     from export.tensor_names import KQUANT_TYPES
     from export.vocab import load_vocab
     from export.writer import write_gguf
-    from training.fileio import atomic_path
 
     model = open_model(target["hf_dir"])
     vocab = load_vocab(target["hf_dir"], model.vocab_rows)
     meta = _meta(store, target)
     level = _effective_verify(model, verify, progress)
-    artifacts = []
-    written: dict[str, Path] = {}
-    for qtype, path in files.items():
-        if qtype in KQUANT_TYPES:
-            continue
-        with atomic_path(path, suffix=".gguf.tmp") as tmp:
-            summary = write_gguf(model, vocab, tmp, qtype, meta, progress, cancel)
-            report = parity.verify(model, tmp, qtype, level, progress=progress, cancel=cancel)
-        written[qtype] = path
-        artifacts.append(_record(store, "gguf", path, qtype, target, run_id, report, summary))
-    kquants = [t for t in files if t in KQUANT_TYPES]
-    if kquants:
-        source_float = next((t for t in FLOAT_PREFERENCE if t in written), None)
-        with tempfile.TemporaryDirectory(prefix=".kquant-", dir=next(iter(files.values())).parent) as tmpdir:
-            if source_float is None:
-                source_float = _lossless_float(model)
-                inter = Path(tmpdir) / f"intermediate-{source_float}.gguf"
-                write_gguf(model, vocab, inter, source_float, meta, progress, cancel)
-                parity.verify(model, inter, source_float, level, progress=progress, cancel=cancel)
-            else:
-                inter = written[source_float]
-            for qtype in kquants:
-                with atomic_path(files[qtype], suffix=".gguf.tmp") as tmp:
-                    quantize(inter, tmp, qtype, progress, cancel)
-                    report = parity.verify(model, tmp, qtype, level, progress=progress, cancel=cancel)
-                    report["quantized_from"] = source_float
-                artifacts.append(_record(store, "gguf", files[qtype], qtype, target, run_id, report, {}))
-    return artifacts, level
+    summaries: dict[str, dict] = {}
+    with _Staging(files) as staging, \
+            tempfile.TemporaryDirectory(prefix=".export-", dir=next(iter(files.values())).parent) as scratch:
+        for qtype in files:
+            if qtype not in KQUANT_TYPES:
+                summaries[qtype] = write_gguf(model, vocab, staging.path(qtype), qtype, meta, progress, cancel)
+        kquants = [t for t in files if t in KQUANT_TYPES]
+        checks = [(staging.tmp[t], t) for t in summaries]
+        source_float = next((t for t in FLOAT_PREFERENCE if t in summaries), None)
+        if kquants and source_float is None:  # the K-quants start from a lossless float file, checked like the rest
+            source_float = _lossless_float(model)
+            inter = Path(scratch) / f"intermediate-{source_float}.gguf"
+            write_gguf(model, vocab, inter, source_float, meta, progress, cancel)
+            checks.append((inter, source_float))
+        for qtype in kquants:
+            inter_path = staging.tmp.get(source_float) or Path(scratch) / f"intermediate-{source_float}.gguf"
+            quantize(inter_path, staging.path(qtype), qtype, progress, cancel)
+            summaries[qtype] = {"quantized_from": source_float}
+            checks.append((staging.tmp[qtype], qtype))
+        reports = parity.verify_files(model, checks, level, progress=progress, cancel=cancel)
+        by_path = {str(path): report for (path, _), report in zip(checks, reports)}
+        staging_paths = {t: str(p) for t, p in staging.tmp.items()}
+        staging.publish()
+    return [_record(store, "gguf", files[t], t, target, run_id,
+                    {**by_path[staging_paths[t]], **({"quantized_from": source_float} if t in KQUANT_TYPES else {})},
+                    summaries[t]) for t in files], level
 
 
 def _lossless_float(model) -> str:
@@ -240,30 +266,32 @@ def _lossless_float(model) -> str:
 
 
 def _adapter_export(store, target, files, verify, run_id, progress, cancel):
+    """Write the adapter in each type; with `logits`, apply each in llama.cpp on an exact f32 base GGUF and compare
+    with peft's merged model in torch."""
     from export import parity
     from export.adapter import plan_adapter, write_adapter
     from export.hf_source import open_model
     from export.vocab import load_vocab
     from export.writer import write_gguf
-    from training.fileio import atomic_path
 
     base = open_model(target["base_dir"])
     plan_adapter(base, target["adapter_dir"])  # refuse a misfit adapter before writing anything
     meta = _meta(store, target)
     level = _effective_verify(base, verify, progress)
-    artifacts = []
-    with tempfile.TemporaryDirectory(prefix=".adapter-base-", dir=next(iter(files.values())).parent) as tmpdir:
+    summaries = {}
+    with _Staging(files) as staging, \
+            tempfile.TemporaryDirectory(prefix=".adapter-base-", dir=next(iter(files.values())).parent) as scratch:
+        for qtype in files:
+            summaries[qtype] = write_adapter(base, target["adapter_dir"], staging.path(qtype), qtype, meta,
+                                             progress, cancel)
         base_gguf = None
-        if level == "logits":  # the adapter is checked on an exact (f32) base, against torch's merged model
-            base_gguf = Path(tmpdir) / "base-f32.gguf"
+        if level != "none":
+            base_gguf = Path(scratch) / "base-f32.gguf"
             write_gguf(base, load_vocab(target["base_dir"], base.vocab_rows), base_gguf, "f32", meta, progress, cancel)
-        for qtype, path in files.items():
-            with atomic_path(path, suffix=".gguf.tmp") as tmp:
-                summary = write_adapter(base, target["adapter_dir"], tmp, qtype, meta, progress, cancel)
-                if base_gguf is not None:
-                    report = parity.verify(base, base_gguf, qtype, "logits", adapter_dir=str(target["adapter_dir"]),
-                                           lora_path=str(tmp), progress=progress, cancel=cancel)
-                else:
-                    report = {"verify": level}
-            artifacts.append(_record(store, "gguf-adapter", path, qtype, target, run_id, report, summary))
-    return artifacts, level
+        checks = [(staging.tmp[t], t) for t in files]
+        reports = parity.verify_files(base, checks, "logits" if level != "none" else "none",
+                                      adapter_dir=str(target["adapter_dir"]), base_gguf=base_gguf,
+                                      progress=progress, cancel=cancel)
+        staging.publish()
+    return [_record(store, "gguf-adapter", files[t], t, target, run_id, r, summaries[t])
+            for t, r in zip(files, reports)], level

@@ -112,22 +112,33 @@ def judge(report: dict, out_type: str) -> None:
                                     f"(needs {rules['top1']:.0%})")
 
 
-def verify(model: HFModel, gguf_path: Path | str, out_type: str, level: str, *, adapter_dir: str | None = None,
-           lora_path: str | None = None, progress: Callable[[dict], None] | None = None,
-           cancel: threading.Event | None = None) -> dict:
-    """Run the checks of `level` on one written file; returns the report (raises ParityError on failure)."""
+def verify_files(model: HFModel, files: list[tuple[Path | str, str]], level: str, *, adapter_dir: str | None = None,
+                 base_gguf: Path | str | None = None, progress: Callable[[dict], None] | None = None,
+                 cancel: threading.Event | None = None) -> list[dict]:
+    """Run the checks of `level` on written files [(path, type)] (LoRA files when `base_gguf` is given), one
+    child process for all; returns one report per file or raises ParityError naming the failing file's type."""
     if level not in VERIFY_LEVELS:
         raise ExportError(f"unknown verify level {level!r}; use one of {', '.join(VERIFY_LEVELS)}")
-    if level == "none":
-        return {"verify": "none"}
-    report: dict = {"verify": level}
-    if level == "tensors" and lora_path is None:
-        report["tensors"] = check_tensors(model, gguf_path, progress, cancel)
+    if level == "none" or (base_gguf is None and adapter_dir is not None):
+        return [{"verify": level} for _ in files]
+    reports: list[dict] = [{"verify": level} for _ in files]
+    if level == "tensors" and base_gguf is None:
+        for report, (path, _) in zip(reports, files):
+            report["tensors"] = check_tensors(model, path, progress, cancel)
     if progress is not None:
-        progress({"event": "verify", "check": level, "message": f"verify {Path(gguf_path).name}: "
-                                                                 f"tokenization{' and logits' if level == 'logits' else ''}"})
-    child = run_child({"hf_dir": str(model.root), "gguf": str(gguf_path), "logits": level == "logits",
-                       "adapter_dir": adapter_dir, "lora": lora_path})
-    report.update(child)
-    judge(report, out_type)
-    return report
+        progress({"event": "verify", "check": level, "message": f"verify {len(files)} file(s): tokenization"
+                                                                 f"{' and logits' if level == 'logits' else ''}"})
+    child = run_child({"hf_dir": str(model.root), "files": [str(p) for p, _ in files], "logits": level == "logits",
+                       "adapter_dir": adapter_dir, "base": str(base_gguf) if base_gguf else None})
+    for report, measured, (_, out_type) in zip(reports, child["files"], files):
+        report.update(measured)
+        try:
+            judge(report, out_type)
+        except ParityError as exc:
+            raise ParityError(exc.check, f"{out_type}: {str(exc).split(': ', 1)[1]}") from None
+    return reports
+
+
+def verify(model: HFModel, gguf_path: Path | str, out_type: str, level: str, **kwargs) -> dict:
+    """verify_files for one file."""
+    return verify_files(model, [(gguf_path, out_type)], level, **kwargs)[0]

@@ -113,16 +113,21 @@ def compare(ref: list[np.ndarray], got: list[np.ndarray]) -> dict:
 
 
 def main(args: dict) -> dict:
-    result: dict = {"tokenization": _tokenize(args)}
+    """Check every file of args["files"] (model GGUFs, or LoRA GGUFs on args["base"]) with one torch reference."""
+    loras = bool(args.get("base"))
+    models = [args["base"]] if loras else args["files"]
+    tokenization = {path: _tokenize({**args, "gguf": path}) for path in models}
+    reports = [{"tokenization": tokenization[args["base"] if loras else path]} for path in args["files"]]
     if args.get("logits"):
         batches = _token_batches(args["hf_dir"], int(args.get("max_len", 48)))
         ref = _torch_logits(args, batches)
-        got = _gguf_logits(args["gguf"], batches, args.get("lora"))
-        result["logits"] = compare(ref, got)
-        if args.get("lora"):
-            base = _gguf_logits(args["gguf"], batches)
-            result["adapter_effect"] = float(max(np.abs(b - g).max() for b, g in zip(base, got)))
-    return result
+        base = _gguf_logits(args["base"], batches) if loras else None
+        for report, path in zip(reports, args["files"]):
+            got = _gguf_logits(args["base"], batches, path) if loras else _gguf_logits(path, batches)
+            report["logits"] = compare(ref, got)
+            if loras:
+                report["adapter_effect"] = float(max(np.abs(b - g).max() for b, g in zip(base, got)))
+    return {"files": reports}
 
 
 if __name__ == "__main__":

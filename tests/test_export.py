@@ -161,7 +161,7 @@ def test_embedded_smollm2_f16_and_q4_k_m(embedded_workspace, tmp_path):
     f16, q4 = out["artifacts"]
     assert f16["verify"]["tokenization"]["mismatches"] == []
     assert f16["verify"]["logits"]["relative_diff"] < 1e-2 and f16["verify"]["logits"]["top1_agreement_clear"] == 1.0
-    assert q4["verify"]["logits"]["kl_mean"] < 0.5 and q4["verify"]["quantized_from"] == "f32"
+    assert q4["verify"]["logits"]["kl_mean"] < 0.5 and q4["verify"]["quantized_from"] == "f16"
     kv, types = _fields(f16["path"])
     assert kv["llama.rope.freq_base"] == 100000.0 and kv["llama.attention.head_count"] == 9
     assert kv["general.base_model.count"] == 1 and "SmolLM2" in kv["general.base_model.0.name"]
