@@ -14,7 +14,6 @@ from typing import Any, Callable
 from app.errors import StudioError
 from app.workspace import Workspace
 
-SAMPLE_REPOS = Path(__file__).resolve().parent.parent / "assets" / "sample-repos"
 DEFAULT_MAX_STEPS = 6
 # CPU-sized: 4 windows of 256 tokens per optimizer step (no accumulation), a short HumanEval slice, few latency
 # samples. The seed's recipe (effective batch 16, 3 epochs, 4096 context) is what a GPU run uses.
@@ -28,6 +27,8 @@ def demo_model_id(max_steps: int) -> str:
 
 def sample_repos() -> list[Path]:
     """The sample repositories shipped in assets/sample-repos (each a plain folder)."""
+    from app.demo_seed import SAMPLE_REPOS
+
     if not SAMPLE_REPOS.is_dir():
         raise StudioError(f"the sample repos are missing at {SAMPLE_REPOS}; reinstall blackroad-studio")
     return sorted(p for p in SAMPLE_REPOS.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -42,7 +43,7 @@ def _registered(ws: Workspace, folders: list[Path]) -> list[str]:
     for folder in folders:
         name = known.get(folder.resolve())
         if name is None:
-            name = repos.add_repo(ws, str(folder), name=folder.name)["name"]
+            name = repos.add_repo(ws, folder, name=folder.name)["repo"]["name"]
         names.append(name)
     return names
 

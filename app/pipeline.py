@@ -164,6 +164,10 @@ class Pipeline:
             snap = store.require_snapshot(cfg.snapshot_id)
             cfg.snapshot_id = snap["id"]
             existing = store.model(cfg.model_id)
+            if existing is not None:  # refuse a settings clash before anything is recorded
+                train_run = store.run((existing.get("details") or {}).get("run_id") or "")
+                if train_run is not None:
+                    self._check_settings(train_run)
             store.add_run(self.run_id, "pipeline", base_id=base["id"], snapshot_id=snap["id"],
                           model_id=cfg.model_id if existing else None, config=asdict(cfg),
                           config_hash=sha256_json(asdict(cfg)), status="running", started=now(),
@@ -227,9 +231,12 @@ class Pipeline:
         try:
             result = step.action()
         except BaseException as exc:
-            self._record(name, {"status": "failed", "inputs": inputs_hash, "error": str(exc) or type(exc).__name__,
-                                "seconds": round(time.monotonic() - t0, 2)})
-            self._emit(name, "failed", f"{name}: failed: {exc}")
+            cancelled = self.cancel.is_set()
+            self._record(name, {"status": "cancelled" if cancelled else "failed", "inputs": inputs_hash,
+                                "error": str(exc) or type(exc).__name__, "seconds": round(time.monotonic() - t0, 2)})
+            self._emit(name, "cancelled" if cancelled else "failed", f"{name}: {'cancelled' if cancelled else 'failed'}: {exc}")
+            if cancelled and isinstance(exc, Exception):
+                raise PipelineCancelled(f"pipeline cancelled during {name}; run it again to resume") from exc
             raise
         seconds = round(time.monotonic() - t0, 2)
         if self.cancel.is_set():
@@ -412,6 +419,17 @@ class Pipeline:
         return _Step("cards", inputs, action, outputs)
 
     # -- helpers ----------------------------------------------------------------------------------------------
+    def _check_settings(self, run: dict) -> None:
+        """Refuse to carry on a model whose training run used other settings than the ones asked for now."""
+        wanted = {"max_steps": self.cfg.max_steps, "epochs": self.cfg.epochs, "seq_len": self.cfg.seq_len,
+                  "nproc": self.cfg.nproc if self.cfg.nproc != 1 else None, **self.cfg.train_options}
+        had = run.get("config") or {}
+        differ = sorted(k for k, v in wanted.items() if v is not None and had.get(k) != v)
+        if differ:
+            raise StudioError(f"{self.cfg.model_id} was trained with other settings ("
+                              + ", ".join(f"{k}={had.get(k)}, not {wanted[k]}" for k in differ)
+                              + "); leave them out to resume it, or pick a new id")
+
     def _train_state(self) -> tuple[dict | None, bool]:
         """(finished training run to adopt, resume?) for a model that may exist from an earlier attempt.
 
@@ -427,14 +445,7 @@ class Pipeline:
             run = store.run((model.get("details") or {}).get("run_id") or "")
             if run is None or run["kind"] != "train":
                 raise StudioError(f"{self.cfg.model_id} exists but has no training run; pick a new id")
-            wanted = {"max_steps": self.cfg.max_steps, "epochs": self.cfg.epochs, "seq_len": self.cfg.seq_len,
-                      "nproc": self.cfg.nproc if self.cfg.nproc != 1 else None, **self.cfg.train_options}
-            had = run.get("config") or {}
-            differ = sorted(k for k, v in wanted.items() if v is not None and had.get(k) != v)
-            if differ:
-                raise StudioError(f"{self.cfg.model_id} was trained with other settings ("
-                                  + ", ".join(f"{k}={had.get(k)}, not {wanted[k]}" for k in differ)
-                                  + "); leave them out to resume it, or pick a new id")
+            self._check_settings(run)
             if run["status"] != "finished":
                 return None, True
             adapters = [a for a in store.artifacts(self.cfg.model_id, "adapter") if a["run_id"] == run["id"]]

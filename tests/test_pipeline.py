@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE = "forkies/tiny-qwen2@v1.0.0"
 MODEL = "research/test/tiny-pipeline"
 FAST = {"max_steps": 2, "seq_len": 64, "train_options": {"batch_size": 2, "micro_batch_size": 2},
-        "humaneval_limit": 2, "internal_limit": 4, "latency_samples": 3}
+        "humaneval_limit": 1, "internal_limit": 2, "latency_samples": 2}
 
 
 def _runs(ws, kind):
@@ -95,12 +95,14 @@ def test_rerun_skips_everything_and_redoes_a_tampered_output(tiny_ws, cli):
     ws, _ = tiny_ws
     if not any(r["status"] == "finished" for r in _runs(ws, "pipeline")):
         pytest.skip("needs the end-to-end test's workspace")
+    runs_before = len(_runs(ws, "pipeline"))
     with pytest.raises(StudioError, match="trained with other settings"):
         run_pipeline(ws, MODEL, max_steps=3)  # never retrain (or overwrite) a model under the same id
+    assert len(_runs(ws, "pipeline")) == runs_before  # refused before anything was recorded
 
     # no training options: the CLI resumes the model as it was trained; nothing is left to do but the checklist
-    proc = cli("--workspace", str(ws.root), "pipeline", MODEL, "--json", "--humaneval-limit", "2",
-               "--internal-limit", "4", "--latency-samples", "3")
+    proc = cli("--workspace", str(ws.root), "pipeline", MODEL, "--json", "--humaneval-limit", "1",
+               "--internal-limit", "2", "--latency-samples", "2")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert {s["name"]: s["status"] for s in out["steps"]} == {
