@@ -17,8 +17,10 @@ def _units(rel, language):
 def test_python_units():
     parsed, units = _units("src/inventory.py", "python")
     assert parsed.imports == "import asyncio\nfrom dataclasses import dataclass, field"
-    assert set(units) == {"Item", "Inventory", "Inventory.__init__", "Inventory.add", "Inventory.reserve",
+    # a class's own unit stops at its first method; Inventory has nothing before __init__ but its docstring
+    assert set(units) == {"Item", "Inventory.__init__", "Inventory.add", "Inventory.reserve",
                           "Inventory.restock_later", "available"}
+    assert units["Item"].body == "    sku: str\n    quantity: int = 0\n    reserved: int = 0\n"
     add = units["Inventory.add"]
     assert add.kind == "method" and add.class_header == "class Inventory:"
     assert add.header.endswith('"""Add stock for a SKU, creating it on first sight."""\n')   # docstring in the prompt
@@ -36,11 +38,12 @@ def test_typescript_units():
     assert total.header.startswith("/** Sums the lines of an order. */\nexport function orderTotal")
     assert total.body.strip().startswith("let total = 0;") and total.body.rstrip().endswith("}")
     assert units["OrderBook.add"].class_header == "export class OrderBook {"
+    assert units["OrderBook"].body == "  private orders = new Map<string, Order>();\n"
 
 
 def test_javascript_units_and_arrow_functions():
     _, units = _units("web/cart.js", "javascript")
-    assert set(units) == {"cartTotal", "renderCart", "Cart", "Cart.constructor", "Cart.add"}
+    assert set(units) == {"cartTotal", "renderCart", "Cart.constructor", "Cart.add"}
     assert units["cartTotal"].header == "export const cartTotal = (items) => {\n"
 
 

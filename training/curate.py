@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from training import dedup, files, secrets, snapshot, snippets, split
-from training.file_cache import FileCache, FileResult, UnitRecord
+from training.file_cache import FileCache, FileResult
 from training.fileio import sha256_file, sha256_json
 from training.samples import SampleConfig, apply_limits, unit_samples
 
@@ -107,6 +107,7 @@ def process_file(repo: str, relpath: str, path: str, known_sha: str | None = Non
         pending.append((unit, unit_samples(repo, relpath, language, parsed, unit, cfg.samples)))
     kept = {id(s) for s in apply_limits([s for _, ss in pending for s in ss], _WORKER["tokenizer"], cfg.samples,
                                         dropped)}
+    packed = []
     for unit, samples in pending:
         samples = [s for s in samples if id(s) in kept]
         if not samples:
@@ -117,8 +118,8 @@ def process_file(repo: str, relpath: str, path: str, known_sha: str | None = Non
                               "language": language, "repo": repo, "path": relpath, "tokens": s.tokens,
                               "category": category}, ensure_ascii=False) + "\n").encode("utf-8") for s in samples]
         text = unit.header + unit.body
-        result.units.append(UnitRecord(unit.start_line, dedup.exact_key(text), dedup.signature(text), lines,
-                                       [s.tokens for s in samples], category))
+        packed.append((lines, [s.tokens for s in samples], dedup.exact_key(text), dedup.signature(text), category))
+    result.pack_units(packed)
     result.samples_dropped = dict(dropped)
     return sha, result
 
@@ -245,7 +246,7 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, n_processed, 
     import numpy as np
 
     dropped, samples_dropped, languages = Counter(), Counter(), {}
-    findings, units, parse_errors = [], [], 0
+    findings, results, parse_errors = [], [], 0
     files_scanned = files_kept = 0
     for source, cached, stats, skipped in per_source:
         files_scanned += len(stats) + len(skipped)
@@ -262,36 +263,45 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, n_processed, 
                 continue
             files_kept += 1
             parse_errors += result.parse_error
-            lang = languages.setdefault(result.language, {"files": 0, "snippets": 0, "samples": 0, "tokens": 0})
-            lang["files"] += 1
-            for unit in result.units:
-                units.append((result.language, result.heldout, unit))
-    keep, n_exact, n_near = dedup.duplicates([u.exact for _, _, u in units],
-                                             np.frombuffer(b"".join(u.signature for _, _, u in units),
-                                                           dtype="<u4").reshape(len(units), -1)
-                                             if units else np.zeros((0, dedup.NUM_PERM), dtype="<u4"),
-                                             cfg.dedup_threshold)
+            languages.setdefault(result.language, {"files": 0, "snippets": 0, "samples": 0, "tokens": 0})
+            languages[result.language]["files"] += 1
+            if result.n_units:
+                results.append(result)
+    exact = np.frombuffer(b"".join(r.exact for r in results), dtype="<u8").reshape(-1, 2)[:, 0]
+    sigs = np.frombuffer(b"".join(r.signatures for r in results), dtype="<u4").reshape(len(exact), dedup.NUM_PERM)
+    keep, n_exact, n_near = dedup.duplicates(exact, sigs, cfg.dedup_threshold)
     train, heldout, counts, categories = [], [], Counter(), Counter()
-    for (language, is_heldout, unit), kept in zip(units, keep):
-        if not kept:
-            continue
-        (heldout if is_heldout else train).extend(unit.lines)
-        counts["heldout" if is_heldout else "train"] += len(unit.lines)
-        lang = languages[language]
-        lang["snippets"] += 1
-        lang["samples"] += len(unit.lines)
-        lang["tokens"] += sum(unit.tokens)
-        if is_heldout:
-            categories[unit.category or "overall"] += 1
+    offset = 0
+    for r in results:
+        n = r.n_units
+        mask = keep[offset:offset + n]
+        offset += n
+        samples = np.frombuffer(r.unit_samples, dtype=np.int32)
+        tokens = np.frombuffer(r.unit_tokens, dtype=np.int64)
+        target = heldout if r.heldout else train
+        if mask.all():
+            target.append(r.lines)
+        else:
+            ends = np.frombuffer(r.unit_ends, dtype=np.int64)
+            starts = np.concatenate(([0], ends[:-1]))
+            target.extend(r.lines[starts[i]:ends[i]] for i in np.flatnonzero(mask))
+        lang = languages[r.language]
+        lang["snippets"] += int(mask.sum())
+        lang["samples"] += int(samples[mask].sum())
+        lang["tokens"] += int(tokens[mask].sum())
+        counts["heldout" if r.heldout else "train"] += int(samples[mask].sum())
+        if r.heldout:
+            categories.update(c or "overall" for c, k in zip(r.categories, mask) if k)
     _emit(progress, event="progress", stage="write", message="writing the snapshot")
     stats = {"files_scanned": files_scanned, "files_kept": files_kept, "snippets": int(keep.sum()),
              "samples": {"train": counts["train"], "heldout": counts["heldout"]},
              "tokens": sum(v["tokens"] for v in languages.values()),
              "secrets_found": len(findings), "secret_findings": findings,
              "duplicates_removed": n_exact + n_near, "duplicates": {"exact": n_exact, "near": n_near},
-             "languages": {k: languages[k] for k in sorted(languages)}, "dropped": {k: v for k, v in sorted(dropped.items()) if v},
-             "samples_dropped": dict(sorted(samples_dropped.items())), "heldout_categories": dict(sorted(categories.items())),
-             "parse_errors": parse_errors}
+             "languages": {k: languages[k] for k in sorted(languages)},
+             "dropped": {k: v for k, v in sorted(dropped.items()) if v},
+             "samples_dropped": dict(sorted(samples_dropped.items())),
+             "heldout_categories": dict(sorted(categories.items())), "parse_errors": parse_errors}
     manifest = {"format": 1, "sources": [asdict(s) for s, *_ in per_source], "stats": stats}
     digest, folder, file_info = snapshot.write(datasets_dir, b"".join(train), b"".join(heldout), identity,
                                                manifest, out)

@@ -18,31 +18,44 @@ CREATE TABLE IF NOT EXISTS files (
     PRIMARY KEY (repo, relpath)
 );
 """
-VERSION = 1
-
-
-@dataclass
-class UnitRecord:
-    """One unit's share of a file result: what dedup and the snapshot writer need, nothing more."""
-    start_line: int
-    exact: bytes             # 16-byte hash of the normalised text
-    signature: bytes         # MinHash, NUM_PERM little-endian uint32
-    lines: list[bytes]       # the unit's samples as JSONL lines (each ending in a newline)
-    tokens: list[int]
-    category: str | None = None
+VERSION = 2
 
 
 @dataclass
 class FileResult:
+    """What processing one file gave. Units are stored as packed arrays (one bytes object each), so loading two
+    thousand cached results is a few memory copies rather than millions of small objects."""
     language: str | None
     reason: str | None                    # drop reason, or None when kept
     sha256: str = ""
     size: int = 0
     heldout: bool = False
     findings: list[tuple[int, int, str]] = field(default_factory=list)
-    units: list[UnitRecord] = field(default_factory=list)
     samples_dropped: dict = field(default_factory=dict)   # reason -> count (token limits, secrets)
     parse_error: bool = False
+    lines: bytes = b""           # every unit's samples as JSONL lines, unit after unit
+    unit_ends: bytes = b""       # int64 per unit: end offset of its lines in `lines`
+    unit_samples: bytes = b""    # int32 per unit: how many lines (samples) it has
+    unit_tokens: bytes = b""     # int64 per unit: tokens over its samples
+    exact: bytes = b""           # 16 bytes per unit: hash of the normalised text
+    signatures: bytes = b""      # NUM_PERM little-endian uint32 per unit: MinHash
+    categories: list = field(default_factory=list)   # per unit (held-out files; else None)
+
+    @property
+    def n_units(self) -> int:
+        return len(self.exact) // 16
+
+    def pack_units(self, units: list[tuple[list[bytes], list[int], bytes, bytes, str | None]]) -> None:
+        """units: (JSONL lines, token counts, exact key, signature, category) in file order."""
+        import numpy as np
+
+        self.lines = b"".join(b"".join(u[0]) for u in units)
+        self.unit_ends = np.cumsum([sum(map(len, u[0])) for u in units], dtype=np.int64).tobytes()
+        self.unit_samples = np.array([len(u[0]) for u in units], dtype=np.int32).tobytes()
+        self.unit_tokens = np.array([sum(u[1]) for u in units], dtype=np.int64).tobytes()
+        self.exact = b"".join(u[2] for u in units)
+        self.signatures = b"".join(u[3] for u in units)
+        self.categories = [u[4] for u in units]
 
 
 @dataclass

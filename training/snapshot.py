@@ -21,9 +21,8 @@ def snapshot_id(content_hash: str) -> str:
     return f"snap-{content_hash[:12]}"
 
 
-def content_hash(train: bytes, heldout: bytes, config: dict) -> str:
-    return sha256_json({"train": hashlib.sha256(train).hexdigest(), "heldout": hashlib.sha256(heldout).hexdigest(),
-                        "config": config})
+def content_hash(train_sha256: str, heldout_sha256: str, config: dict) -> str:
+    return sha256_json({"train": train_sha256, "heldout": heldout_sha256, "config": config})
 
 
 def _manifest_text(manifest: dict) -> str:
@@ -40,11 +39,11 @@ def _existing_hash(folder: Path) -> str | None:
 def write(datasets_dir: Path, train: bytes, heldout: bytes, config: dict, manifest: dict,
           out: Path | None = None) -> tuple[str, Path, dict]:
     """Write the snapshot (into `out`, or datasets_dir/<id>); returns (content hash, folder, file info)."""
-    digest = content_hash(train, heldout, config)
     files = {"train.jsonl": {"sha256": hashlib.sha256(train).hexdigest(), "size_bytes": len(train),
                              "lines": train.count(b"\n")},
              "heldout.jsonl": {"sha256": hashlib.sha256(heldout).hexdigest(), "size_bytes": len(heldout),
                                "lines": heldout.count(b"\n")}}
+    digest = content_hash(files["train.jsonl"]["sha256"], files["heldout.jsonl"]["sha256"], config)
     full = {**manifest, "snapshot": snapshot_id(digest), "content_hash": digest, "config": config, "files": files}
     text = _manifest_text(full)
     if out is not None:

@@ -171,8 +171,8 @@ class _Walker:
             self.add(node, node, _name(node, self.src), "type", outer, class_header, prev, doc_from)
         elif t in spec.classes:
             name = _name(node, self.src)
-            self.add(node, node, name, "class", outer, class_header, prev, doc_from)
             body = node.child_by_field_name("body")
+            self.add(node, node, name, "class", outer, class_header, prev, doc_from, stop=self._first_member(body))
             if body is not None:
                 header = self.text(_line_start(self.src, node.start_byte), _line_end(self.src, node.start_byte))
                 self.visit_container(body, [*outer, name], header.rstrip("\n"), top=False)
@@ -186,7 +186,21 @@ class _Walker:
             return None
         return _line_start(self.src, prev.start_byte)
 
-    def add(self, decl, inner, name, kind, outer, class_header, prev, doc_from) -> None:
+    def _first_member(self, body) -> int | None:
+        """Where a class's first method or nested class begins (its doc comment or decorators included)."""
+        if body is None:
+            return None
+        spec, prev = self.spec, None
+        members = spec.functions | spec.classes | spec.types | spec.wrappers
+        for child in body.named_children:
+            if child.type in members:
+                doc = self._doc_start(child, prev)
+                return doc if doc is not None else _line_start(self.src, child.start_byte)
+            prev = child
+        return None
+
+    def add(self, decl, inner, name, kind, outer, class_header, prev, doc_from, stop=None) -> None:
+        """One unit; a class's own unit stops at its first member (`stop`), which are units of their own."""
         src = self.src
         start = doc_from if doc_from is not None else self._doc_start(decl, prev)
         start = _line_start(src, decl.start_byte) if start is None else start
@@ -194,6 +208,10 @@ class _Walker:
         if cut is None or cut <= start:
             return
         end = _line_end(src, max(decl.end_byte - 1, cut))
+        if stop is not None:
+            if stop <= cut or not src[cut:stop].strip():
+                return
+            end = cut + len(src[cut:stop].rstrip()) + 1
         sig_start = _line_start(src, decl.start_byte)
         self.units.append(Unit(
             kind=kind, name=name, qualname=".".join([*outer, name]),
