@@ -73,7 +73,7 @@ def active_layers(results: Iterable[SampleResult]) -> dict:
 
 def check_completions(rows: list[dict], problems: dict[str, dict], *, limits: Limits | None = None,
                       workers: int | None = None, progress: Progress | None = None,
-                      cancel: threading.Event | None = None) -> dict:
+                      cancel: threading.Event | None = None, cgroups: bool = True) -> dict:
     """Run every (task_id, completion) in its own sandbox; returns {metrics, results, sandbox}."""
     programs = [prompts.humaneval_program(problems[r["task_id"]], r["completion"]) for r in rows]
     done = [0]
@@ -87,7 +87,7 @@ def check_completions(rows: list[dict], problems: dict[str, dict], *, limits: Li
                           "outcome": result.outcome,
                           "message": f"humaneval {done[0]}/{len(rows)} {rows[index]['task_id']}: {result.outcome}"})
 
-    with Sandbox(limits, workers=workers) as sandbox:
+    with Sandbox(limits, workers=workers, cgroups=cgroups) as sandbox:
         outcomes = sandbox.run_many(programs, on_result=on_result, cancel=cancel)
     results, seen = [], {}
     for row, outcome in zip(rows, outcomes):

@@ -14,6 +14,7 @@ import math
 import os
 import queue
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -169,12 +170,10 @@ class Sandbox:
                                         start_new_session=True, cwd=str(sample_dir))
             os.close(marker_w)
             marker_w = -1
-            try:
-                code = proc.wait(timeout=lim.timeout_s + 0.5)  # + the interpreter's start
-            except subprocess.TimeoutExpired:
+            if not _wait_exit(proc, lim.timeout_s + 0.5):  # + the interpreter's start
                 timed_out = True
                 _kill_group(proc.pid)
-                code = proc.wait()
+            code = proc.wait()
             _kill_group(proc.pid)  # whatever the program left behind in its group
             if self._cgroups:
                 self._cgroups.kill(slot)
@@ -206,6 +205,25 @@ class Sandbox:
             error_line = (f"exited with status {code} before the test code reported success" if code in (0, None)
                           or code < 128 else f"killed by signal {code - 128}")
         return SampleResult(False, "error", error_line, duration, code, layers)
+
+
+def _wait_exit(proc: subprocess.Popen, timeout: float) -> bool:
+    """Wait for the child's exit, woken by a pidfd the moment it exits (Popen.wait polls with sleeps of up to
+    50 ms, which would dominate a 30 ms sample); False on timeout."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        try:
+            proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+    finally:
+        os.close(fd)
 
 
 def _kill_group(pgid: int) -> None:

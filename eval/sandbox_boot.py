@@ -85,7 +85,7 @@ def _join_cgroup(cfg: dict, layers: dict) -> None:
     try:
         for path in paths:
             _write(path, str(os.getpid()))
-        layers["cgroup"] = bool(paths) or "not configured"
+        layers["cgroup"] = bool(paths)
     except OSError as exc:
         layers["cgroup"] = f"unavailable: {exc.strerror}"
 
