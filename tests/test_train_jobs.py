@@ -210,3 +210,25 @@ def test_job_runner_streams_and_cancels(tmp_path):
     assert seen[0] == {"event": "log", "message": "not json"}
     assert result.status == "cancelled" and result.cancelled and result.returncode == 0
     assert 2 <= result.final["step"] < 50
+
+
+@pytest.mark.slow
+def test_embedded_smollm2_two_steps(embedded_workspace, tmp_path):
+    """The real default base (SmolLM2-135M, Llama architecture) trains through the same job path."""
+    import math
+    import shutil
+
+    from app.forks import DEMO_BASE_ID
+    from app.training_jobs import train
+    from app.workspace import Workspace
+
+    root = tmp_path / "ws"
+    shutil.copytree(embedded_workspace, root)
+    ws = Workspace.open(root)
+    write_snapshot(ws)
+    result = train(ws, DEMO_BASE_ID, "snap-test", "research/me/smol", max_steps=2, seq_len=64, batch_size=2,
+                   micro_batch_size=2)
+    run, losses = _losses(ws, "research/me/smol")
+    assert result["status"] == "finished" and run["status"] == "finished" and len(losses) == 2
+    assert all(math.isfinite(x) and 0 < x < 20 for x in losses)
+    assert os.path.isfile(os.path.join(result["adapter"], "adapter_model.safetensors"))
