@@ -131,8 +131,15 @@ class Pipeline:
                        "message": message, **extra})
 
     def _inner(self, step: str) -> Progress:
+        """Forward an engine's events tagged with the pipeline step; training steps get a one-line message."""
         def forward(event: dict) -> None:
-            self.progress({**event, "pipeline": self.run_id, "step": event.get("step", step),
+            extra = {}
+            if "message" not in event and event.get("event") == "step" and "loss" in event:
+                total = event.get("total_steps") or event.get("max_steps")
+                extra["message"] = (f"{step}: step {event.get('step')}{f'/{total}' if total else ''} "
+                                    f"loss {event['loss']:.4f}, {event.get('tokens_per_second') or 0:.0f} tokens/s"
+                                    + (f", eta {event['eta_s']:.0f} s" if event.get("eta_s") is not None else ""))
+            self.progress({**event, **extra, "pipeline": self.run_id, "step": event.get("step", step),
                            "pipeline_step": step})
         return forward
 
