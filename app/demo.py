@@ -1,8 +1,8 @@
 """The embedded demo: seed (SmolLM2-135M fork + sample repos) → curate → the pipeline, CPU-sized, timed per step.
 
 Run twice, it resumes: the fork, the snapshot (same inputs, same content hash) and every finished pipeline step
-are found and verified instead of redone. The model id carries the step count, so `--max-steps 12` after a run
-with 6 trains a second model rather than clashing with the first.
+are found and verified instead of redone. The model id carries the step count (and, if the sample repos changed,
+the snapshot), so `--max-steps 12` after a run with 6 trains a second model rather than clashing with the first.
 """
 from __future__ import annotations
 
@@ -21,8 +21,18 @@ DEMO_TRAIN = {"seq_len": 256, "batch_size": 4, "micro_batch_size": 4}
 DEMO_EVAL = {"humaneval_limit": 5, "internal_limit": 20, "latency_samples": 8}
 
 
-def demo_model_id(max_steps: int) -> str:
-    return f"research/demo/team-coder-{max_steps}steps"
+def demo_model_id(ws: Workspace, max_steps: int, snapshot_id: str) -> str:
+    """`research/demo/team-coder-<N>steps`, or, when that model was trained on another snapshot (the sample
+    repos changed), the same name with the snapshot's short id appended."""
+    model_id = f"research/demo/team-coder-{max_steps}steps"
+    store = ws.store()
+    try:
+        row = store.model(model_id)
+    finally:
+        store.close()
+    if row is None or (row.get("details") or {}).get("snapshot_id") == snapshot_id:
+        return model_id
+    return f"{model_id}-{snapshot_id.removeprefix('snap-')[:8]}"
 
 
 def sample_repos() -> list[Path]:
@@ -93,7 +103,7 @@ def run_demo(ws: Workspace, max_steps: int = DEFAULT_MAX_STEPS, progress: Callab
     curated = timed("curate", curate)
     if cancel is not None and cancel.is_set():
         raise StudioError("demo cancelled after curation; run it again to resume")
-    model_id = demo_model_id(max_steps)
+    model_id = demo_model_id(ws, max_steps, curated["snapshot"])
     pipe = run_pipeline(ws, model_id, base_id=DEMO_BASE_ID, snapshot_id=curated["snapshot"], max_steps=max_steps,
                         seq_len=DEMO_TRAIN["seq_len"],
                         train_options={k: v for k, v in DEMO_TRAIN.items() if k != "seq_len"},

@@ -2,9 +2,9 @@ import asyncio
 
 import pytest
 
-from agent_hub.events.bus import EventBus, Overflow
-from agent_hub.events.models import Event, topic_matches
-from agent_hub.events.store import EventLog
+from conductor.events.bus import EventBus, Overflow
+from conductor.events.models import Event, topic_matches
+from conductor.events.store import EventLog
 
 
 @pytest.mark.parametrize("pattern,topic,expected", [

@@ -1,8 +1,8 @@
 import pytest
 
-from agent_hub.packs.manifest import ManifestError, parse_manifest
-from agent_hub.packs.resolver import Catalog, ResolutionError, install_order, resolve
-from agent_hub.packs.version import Constraint, Version
+from conductor.packs.manifest import ManifestError, parse_manifest
+from conductor.packs.resolver import Catalog, ResolutionError, install_order, resolve
+from conductor.packs.version import Constraint, Version
 
 
 def pack(name, version, requires=None):

@@ -1,10 +1,10 @@
 import asyncio
 
-from agent_hub.agents.base import Agent, AgentState
-from agent_hub.agents.registry import default_registry
-from agent_hub.agents.spawner import Spawner
-from agent_hub.agents.supervisor import Restart, RestartPolicy
-from agent_hub.events.bus import EventBus
+from conductor.agents.base import Agent, AgentState
+from conductor.agents.registry import default_registry
+from conductor.agents.spawner import Spawner
+from conductor.agents.supervisor import Restart, RestartPolicy
+from conductor.events.bus import EventBus
 
 
 class Flaky(Agent):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from agent_hub.agents.base import Agent
-from agent_hub.events.models import Event
+from conductor.agents.base import Agent
+from conductor.events.models import Event
 
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANK_LINES = re.compile(r"\n{3,}")

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from agent_hub.events.models import Event, topic_matches
+from conductor.events.models import Event, topic_matches
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent_hub.events.models import Event
+from conductor.events.models import Event
 
 if TYPE_CHECKING:
-    from agent_hub.events.bus import EventBus
+    from conductor.events.bus import EventBus
 
 
 class AgentState(enum.Enum):

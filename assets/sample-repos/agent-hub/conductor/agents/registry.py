@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from agent_hub.agents.base import Agent, AgentContext, EchoAgent
+from conductor.agents.base import Agent, AgentContext, EchoAgent
 
 AgentFactory = Callable[[AgentContext], Agent]
 

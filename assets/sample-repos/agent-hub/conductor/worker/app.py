@@ -1,6 +1,6 @@
 """The FastAPI worker: spawn and stop agents, message them, install packs, run jobs, stream events.
 
-Start with ``uvicorn agent_hub.worker.app:create_app --factory``. One spawner, one bus, one job queue per
+Start with ``uvicorn conductor.worker.app:create_app --factory``. One spawner, one bus, one job queue per
 process; state lives in memory and is rebuilt from packs and requests after a restart.
 """
 from __future__ import annotations
@@ -13,18 +13,18 @@ from typing import AsyncIterator
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from agent_hub.agents.patterns import PATTERN_AGENTS
-from agent_hub.agents.registry import default_registry
-from agent_hub.agents.spawner import SpawnError, Spawner
-from agent_hub.agents.supervisor import Restart, RestartPolicy
-from agent_hub.events.bus import EventBus, Overflow
-from agent_hub.events.models import Event
-from agent_hub.events.store import EventLog
-from agent_hub.packs.loader import PackLoadError, PackManager
-from agent_hub.packs.resolver import ResolutionError
-from agent_hub.worker.jobs import JobQueue, QueueFull
-from agent_hub.worker.schemas import AgentOut, InstallRequest, JobIn, JobOut, MessageIn, SpawnRequest
-from agent_hub.worker.settings import Settings
+from conductor.agents.patterns import PATTERN_AGENTS
+from conductor.agents.registry import default_registry
+from conductor.agents.spawner import SpawnError, Spawner
+from conductor.agents.supervisor import Restart, RestartPolicy
+from conductor.events.bus import EventBus, Overflow
+from conductor.events.models import Event
+from conductor.events.store import EventLog
+from conductor.packs.loader import PackLoadError, PackManager
+from conductor.packs.resolver import ResolutionError
+from conductor.worker.jobs import JobQueue, QueueFull
+from conductor.worker.schemas import AgentOut, InstallRequest, JobIn, JobOut, MessageIn, SpawnRequest
+from conductor.worker.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

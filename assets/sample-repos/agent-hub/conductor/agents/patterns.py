@@ -8,8 +8,8 @@ import asyncio
 import re
 from typing import Any, Awaitable, Callable
 
-from agent_hub.agents.base import Agent, AgentContext
-from agent_hub.events.models import Event
+from conductor.agents.base import Agent, AgentContext
+from conductor.events.models import Event
 
 Stage = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 

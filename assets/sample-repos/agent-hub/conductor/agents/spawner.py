@@ -10,12 +10,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_hub.agents.base import Agent, AgentContext, AgentState
-from agent_hub.agents.registry import AgentRegistry, default_registry
-from agent_hub.agents.supervisor import RestartPolicy
-from agent_hub.async_utils.ratelimit import ConcurrencyLimiter
-from agent_hub.events.bus import EventBus, Subscription
-from agent_hub.events.models import Event
+from conductor.agents.base import Agent, AgentContext, AgentState
+from conductor.agents.registry import AgentRegistry, default_registry
+from conductor.agents.supervisor import RestartPolicy
+from conductor.async_utils.ratelimit import ConcurrencyLimiter
+from conductor.events.bus import EventBus, Subscription
+from conductor.events.models import Event
 
 log = logging.getLogger(__name__)
 

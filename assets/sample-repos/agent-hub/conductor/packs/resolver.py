@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from agent_hub.packs.manifest import PackManifest
-from agent_hub.packs.version import Constraint, Version
+from conductor.packs.manifest import PackManifest
+from conductor.packs.version import Constraint, Version
 
 
 class ResolutionError(Exception):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_hub.packs.version import Constraint, Version
+from conductor.packs.version import Constraint, Version
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")

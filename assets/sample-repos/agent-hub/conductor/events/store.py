@@ -7,7 +7,7 @@ from collections import deque
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from agent_hub.events.models import Event, topic_matches
+from conductor.events.models import Event, topic_matches
 
 
 class EventLog:

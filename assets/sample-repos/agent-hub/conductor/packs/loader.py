@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from agent_hub.agents.registry import AgentRegistry
-from agent_hub.packs.manifest import ManifestError, PackManifest, load_manifest
-from agent_hub.packs.resolver import Catalog, install_order, resolve
+from conductor.agents.registry import AgentRegistry
+from conductor.packs.manifest import ManifestError, PackManifest, load_manifest
+from conductor.packs.resolver import Catalog, install_order, resolve
 
 log = logging.getLogger(__name__)
 
