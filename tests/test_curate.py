@@ -218,3 +218,22 @@ def test_cli_json_and_errors(cli, ws_root, tmp_path, tiny_qwen2):
     assert bad.returncode == 1 and "not a folder" in bad.stderr and "Traceback" not in bad.stderr
     base = cli("curate", "--path", str(root), "--base", "forkies/none@v1.0.0")
     assert base.returncode == 1 and "no model" in base.stderr
+
+
+def test_signatures_and_bands_match_datasketch():
+    import zlib
+
+    import numpy as np
+    from datasketch import MinHash
+    from datasketch.lsh import _optimal_param
+
+    from training import dedup
+
+    for text in ("def f(x):\n    return x\n", "a\nb\nc\n" * 3 + "def g():\n  pass\n", ""):
+        reference = MinHash(num_perm=dedup.NUM_PERM, seed=dedup.SEED, scheme="affine32", hashfunc=int)
+        shingles = sorted({zlib.crc32(line.encode()) for line in dedup.normalised_lines(text)})
+        if shingles:
+            reference.update_batch(shingles)
+        assert np.array_equal(np.frombuffer(dedup.signature(text), dtype="<u4"), reference.hashvalues)
+    for (threshold, num_perm), bands in dedup._KNOWN_BANDS.items():
+        assert _optimal_param(threshold, num_perm, 0.5, 0.5) == bands

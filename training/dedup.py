@@ -20,7 +20,8 @@ SEED = 1
 
 
 def normalised_lines(text: str) -> list[str]:
-    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    """Lines without their indentation and trailing spaces; blank lines dropped."""
+    return [s for s in map(str.strip, text.splitlines()) if s]
 
 
 def exact_key(text: str) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from dataclasses import asdict, dataclass
 
 from training.fim import FORMATS, FimFormat
@@ -88,7 +87,36 @@ def unit_samples(repo: str, path: str, language: str, parsed: ParsedFile, unit: 
 
 # Where BPE pre-tokenizers never merge across: GPT-2 style regexes start a new pre-token at a newline run
 # ("\n   " joins the next indentation), Qwen2 style ones end one after it ("):\n" stays together).
-_SPLITS = {"before": re.compile(r"(?<!\n)(?=\n)"), "after": re.compile(r"(?<=\n)(?=[^\n])")}
+def _split_before(text: str) -> list[str]:
+    """Cut before each run of newlines: "a\n\nb" -> ["a", "\n\nb"]."""
+    parts = text.split("\n")
+    out = [parts[0]] if parts[0] else []
+    pending = ""
+    for part in parts[1:]:
+        pending += "\n"
+        if part:
+            out.append(pending + part)
+            pending = ""
+    if pending:
+        out.append(pending)
+    return out
+
+
+def _split_after(text: str) -> list[str]:
+    """Cut after each run of newlines: "a\n\nb\n" -> ["a\n\n", "b\n"]."""
+    parts = text.split("\n")
+    out, current = [], parts[0]
+    for part in parts[1:]:
+        current += "\n"
+        if part:
+            out.append(current)
+            current = part
+    if current:
+        out.append(current)
+    return out
+
+
+_SPLITS = {"before": _split_before, "after": _split_after}
 _PROBE = 'import os\n\n\nclass A(B):\n    """Doc."""\n\n    def f(self, x):\n        return {"k": [x]}\n\n\ny = 1\n'
 
 
@@ -101,25 +129,25 @@ class TokenCounter:
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
         self.cache: dict[str, int] = {}
+        self._encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)   # no offsets needed
         whole = len(tokenizer.encode(_PROBE, add_special_tokens=False))
         errors = {}
-        for name, pattern in _SPLITS.items():
-            pieces = [p for p in pattern.split(_PROBE) if p]
-            errors[name] = abs(whole - sum(len(e) for e in tokenizer.encode_batch(pieces, add_special_tokens=False)))
-        self.split = _SPLITS[min(errors, key=lambda k: (errors[k], k != "before"))]
-
-    def pieces(self, text: str) -> list[str]:
-        return [p for p in self.split.split(text) if p]
+        for name, split in _SPLITS.items():
+            errors[name] = abs(whole - sum(len(e) for e in tokenizer.encode_batch(split(_PROBE),
+                                                                                  add_special_tokens=False)))
+        self.pieces = _SPLITS[min(errors, key=lambda k: (errors[k], k != "before"))]
 
     def prepare(self, texts: list[str]) -> None:
-        todo = {p for t in texts for p in self.pieces(t) if p not in self.cache}
+        cache = self.cache
+        todo = {p for t in texts for p in self.pieces(t) if p not in cache}
         if todo:
             todo = sorted(todo)
-            for piece, enc in zip(todo, self.tokenizer.encode_batch(todo, add_special_tokens=False)):
-                self.cache[piece] = len(enc)
+            for piece, enc in zip(todo, self._encode(todo, add_special_tokens=False)):
+                cache[piece] = len(enc)
 
     def count(self, text: str) -> int:
-        return sum(self.cache[p] for p in self.pieces(text))
+        cache = self.cache
+        return sum(cache[p] for p in self.pieces(text))
 
 
 _COUNTERS: dict[int, TokenCounter] = {}
