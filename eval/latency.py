@@ -42,6 +42,10 @@ def make_contexts(texts: list[str], count_tokens: Callable[[str], int], n: int, 
         span = int(want * chars_per_token)
         start = rng.randint(0, max(0, len(corpus) - span))
         window = corpus[start:start + span]
+        # one correction for the local density of tokens per character
+        span = min(len(corpus), int(span * want / max(1, count_tokens(window))))
+        start = min(start, max(0, len(corpus) - span))
+        window = corpus[start:start + span]
         cut = int(len(window) * (1 - suffix_share))
         line_start = window.rfind("\n", 0, cut) + 1
         line_end = window.find("\n", line_start)

@@ -119,7 +119,7 @@ def test_latency_suite_on_the_embedded_model(embedded_workspace, tmp_path):
     assert out["settings"]["source"] == "sample repos"
     assert out["target"]["p95_ms"] == 500.0
     samples = [json.loads(x) for x in (root / "runs" / out["run"] / "results.jsonl").read_text().splitlines()]
-    assert all(1000 <= s["prompt_tokens"] <= 2200 and s["tokens"] <= 32 for s in samples)
+    assert all(900 <= s["prompt_tokens"] <= 2300 and s["tokens"] <= 32 for s in samples), samples
     assert all(s["reused_tokens"] > 0.9 * s["prompt_tokens"] for s in samples)
     store = ws.store()
     metrics = {r["metric"] for r in store.eval_results(DEMO_BASE_ID, "latency")}
