@@ -1,0 +1,193 @@
+"""HF -> GGUF F16 of a Qwen2.5-0.5B-shaped model (random bf16 weights from a config): ours against llama.cpp's
+convert_hf_to_gguf.py from the llama-cpp-python sdist, side by side in one run.
+
+    .venv/bin/python bench/export.py [--repeats 3] [--sdist PATH.tar.gz] [--keep DIR]
+
+The sdist is downloaded from PyPI at run time into a temporary folder (never committed). Its vocab-only
+ggml-vocab-qwen2.gguf supplies the Qwen2 tokenizer (rebuilt as tokenizer.json), so llama.cpp's converter
+recognises the pre-tokenizer. Prints medians of wall time and peak RSS (each run a fresh process, measured with
+wait4), their ratios ours/theirs (goal: both <= 1.0), and a tensor-by-tensor comparison (names, types, shapes,
+bytes) of the two files, which must find no difference.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+VERSION = "0.3.36"
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX = f"llama_cpp_python-{VERSION}/vendor/llama.cpp/"
+if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
+    sys.path[0] = str(ROOT)  # this script is bench/export.py: keep it from shadowing the export package
+
+
+def fetch_sdist(dest: Path) -> Path:
+    meta = json.load(urllib.request.urlopen(f"https://pypi.org/pypi/llama-cpp-python/{VERSION}/json", timeout=60))
+    url = next(u["url"] for u in meta["urls"] if u["packagetype"] == "sdist")
+    out = dest / url.rsplit("/", 1)[1]
+    print(f"downloading {url}", file=sys.stderr)
+    urllib.request.urlretrieve(url, out)
+    return out
+
+
+def unpack(sdist: Path, dest: Path) -> Path:
+    wanted = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/", "models/ggml-vocab-qwen2.gguf")
+    with tarfile.open(sdist) as tar:
+        members = [m for m in tar.getmembers()
+                   if m.name.startswith(PREFIX) and m.name[len(PREFIX):].startswith(wanted)]
+        tar.extractall(dest, members=members, filter="data")
+    return dest / PREFIX
+
+
+def qwen2_tokenizer(vocab_gguf: Path, out: Path) -> None:
+    """tokenizer.json + tokenizer_config.json for Qwen2, rebuilt from llama.cpp's vocab-only GGUF."""
+    import re
+
+    from gguf import GGUFReader
+
+    from export.vocab import QWEN2_REGEX
+
+    reader = GGUFReader(str(vocab_gguf))
+    tokens = reader.fields["tokenizer.ggml.tokens"].contents()
+    types = reader.fields["tokenizer.ggml.token_type"].contents()
+    merges = reader.fields["tokenizer.ggml.merges"].contents()
+    vocab, added = {}, []
+    for i, (tok, kind) in enumerate(zip(tokens, types)):
+        if kind == 1:
+            vocab[tok] = i
+        elif not re.fullmatch(r"\[PAD\d+\]", tok):
+            added.append({"id": i, "content": tok, "single_word": False, "lstrip": False, "rstrip": False,
+                          "normalized": False, "special": kind == 3})
+    tokenizer = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "normalizer": {"type": "NFC"},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": QWEN2_REGEX}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}]},
+        "post_processor": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+        "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                  "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": vocab, "merges": merges},
+    }
+    (out / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False))
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "Qwen2Tokenizer", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+        "bos_token": None, "add_bos_token": False, "model_max_length": 32768, "errors": "replace"}))
+
+
+def build_model(out: Path, vocab_gguf: Path) -> None:
+    """Qwen2.5-0.5B's shape (24 layers, hidden 896, 14 heads, 2 kv heads, vocab 151936, tied), random bf16."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                      num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
+                      rope_theta=1_000_000.0, rms_norm_eps=1e-6, tie_word_embeddings=True,
+                      bos_token_id=151643, eos_token_id=151643)
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(cfg).to(torch.bfloat16)
+    model.save_pretrained(out, safe_serialization=True)
+    del model
+    qwen2_tokenizer(vocab_gguf, out)
+
+
+def measure(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int]:
+    """(wall seconds, peak RSS bytes) of one fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[:3]} failed ({proc.returncode}):\n{err[-2000:]}")
+    return wall, usage.ru_maxrss * 1024
+
+
+def compare(ours: Path, theirs: Path) -> list[str]:
+    """Every difference in tensor names, types, shapes or bytes between two GGUF files."""
+    import numpy as np
+    from gguf import GGUFReader
+
+    a = {t.name: t for t in GGUFReader(str(ours)).tensors}
+    b = {t.name: t for t in GGUFReader(str(theirs)).tensors}
+    diffs = [f"only in ours: {n}" for n in sorted(set(a) - set(b))]
+    diffs += [f"only in theirs: {n}" for n in sorted(set(b) - set(a))]
+    for name in sorted(set(a) & set(b)):
+        x, y = a[name], b[name]
+        if x.tensor_type != y.tensor_type:
+            diffs.append(f"{name}: type {x.tensor_type.name} vs {y.tensor_type.name}")
+        elif list(x.shape) != list(y.shape):
+            diffs.append(f"{name}: shape {list(x.shape)} vs {list(y.shape)}")
+        elif not np.array_equal(np.asarray(x.data).view(np.uint8), np.asarray(y.data).view(np.uint8)):
+            diffs.append(f"{name}: bytes differ")
+    return diffs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sdist", type=Path, help="a local llama-cpp-python sdist instead of downloading it")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        tmp = Path(tmp)
+        sdist = args.sdist or fetch_sdist(tmp)
+        lcpp = unpack(sdist, tmp / "src")
+        model = tmp / "qwen2.5-0.5b-shape"
+        print("building the model ...", file=sys.stderr)
+        build_model(model, lcpp / "models" / "ggml-vocab-qwen2.gguf")
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BLACKROAD_STUDIO_HOME": str(tmp / "ws")}
+        # their converter imports sentencepiece even for BPE models; give it one, in the temp folder only
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(tmp / "sp"),
+                        "sentencepiece==0.2.1"], check=True)
+        their_env = {**os.environ, "PYTHONPATH": str(tmp / "sp")}
+        runs = {"ours": [], "theirs": []}
+        for i in range(args.repeats):
+            for who in ("theirs", "ours") if i % 2 else ("ours", "theirs"):
+                out = tmp / f"{who}-{i}.gguf"
+                if who == "ours":
+                    cmd = [sys.executable, "-m", "app.cli", "export", str(model), "--type", "f16", "--verify", "none",
+                           "--out", str(tmp / f"ours-{i}")]
+                    wall, rss = measure(cmd, ROOT, env)
+                    produced = next((tmp / f"ours-{i}").glob("*.gguf"))
+                    produced.rename(out)
+                else:
+                    cmd = [sys.executable, str(lcpp / "convert_hf_to_gguf.py"), str(model), "--outtype", "f16",
+                           "--outfile", str(out)]
+                    wall, rss = measure(cmd, lcpp, their_env)
+                runs[who].append((wall, rss))
+                print(f"run {i} {who}: {wall:.2f} s, peak RSS {rss / 2**20:.0f} MiB", file=sys.stderr)
+                if i < args.repeats - 1:
+                    keep = {tmp / "ours-0.gguf", tmp / "theirs-0.gguf"}
+                    if out not in keep:
+                        out.unlink()
+        med = {who: (statistics.median(w for w, _ in r), statistics.median(m for _, m in r)) for who, r in runs.items()}
+        diffs = compare(tmp / "ours-0.gguf", tmp / "theirs-0.gguf")
+        n = len({t for t in __import__("gguf").GGUFReader(str(tmp / "ours-0.gguf")).tensors})
+        print(f"model: Qwen2.5-0.5B shape, random bf16 weights, -> F16; {args.repeats} runs each, medians")
+        print(f"ours   (blackroad-studio export --verify none): {med['ours'][0]:7.2f} s  "
+              f"peak RSS {med['ours'][1] / 2**20:7.0f} MiB")
+        print(f"theirs (convert_hf_to_gguf.py {VERSION}):        {med['theirs'][0]:7.2f} s  "
+              f"peak RSS {med['theirs'][1] / 2**20:7.0f} MiB")
+        print(f"ratio ours/theirs: wall {med['ours'][0] / med['theirs'][0]:.2f}, "
+              f"peak RSS {med['ours'][1] / med['theirs'][1]:.2f}")
+        print(f"tensor comparison: {n} tensors, {len(diffs)} differences")
+        for d in diffs[:20]:
+            print("  " + d)
+        if diffs:
+            raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
