@@ -175,6 +175,7 @@ class Pipeline:
                 train_run = store.run((existing.get("details") or {}).get("run_id") or "")
                 if train_run is not None:
                     self._check_settings(train_run)
+            self._mark_stale(store)
             store.add_run(self.run_id, "pipeline", base_id=base["id"], snapshot_id=snap["id"],
                           model_id=cfg.model_id if existing else None, config=asdict(cfg),
                           config_hash=sha256_json(asdict(cfg)), status="running", started=now(),
@@ -195,6 +196,17 @@ class Pipeline:
         result = self._result(time.monotonic() - started)
         self._finish("finished", result=result)
         return result
+
+    def _mark_stale(self, store: Store) -> None:
+        """Earlier pipeline runs of this model still marked running whose process is gone (killed, machine
+        restarted) become `interrupted`; their finished steps stay usable."""
+        from app.jobs import pid_alive
+
+        host = os.uname().nodename
+        for row in store.query("SELECT id, config, pid, host FROM runs WHERE kind = 'pipeline' AND status = 'running'"):
+            if (row["config"] or {}).get("model_id") == self.cfg.model_id and row["host"] == host \
+                    and not pid_alive(row["pid"]):
+                store.set_run_status(row["id"], "interrupted", finished=now(), error="the pipeline process is gone")
 
     def _plan(self) -> list[str]:
         names = ["train", "merge", "export", *(f"eval-{s}" for s in SUITES if s in self.cfg.suites)]
