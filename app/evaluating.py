@@ -184,7 +184,8 @@ def _write_results(ws: Workspace, run_id: str, name: str, rows: list[dict]) -> s
 def evaluate(ws: Workspace, model_id: str, suite: str, *, limit: int | None = None, samples: int | None = None,
              baseline_id: str | None = None, progress: Progress = None,
              cancel: threading.Event | None = None) -> dict:
-    """Run a suite on the model (and on the baseline with the same data and settings); record one row per metric."""
+    """Run a suite on the model (and on the baseline with the same data and settings); record one row per metric.
+    The internal suite takes the model's base fork as the baseline when none is named."""
     if suite not in SUITES:
         raise StudioError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
     for name, value in (("--limit", limit), ("--samples", samples)):
@@ -192,7 +193,9 @@ def evaluate(ws: Workspace, model_id: str, suite: str, *, limit: int | None = No
             raise StudioError(f"{name} must be at least 1")
     store = ws.store()
     try:
-        store.require_model(model_id)
+        chain = store.chain(store.require_model(model_id)["id"])
+        if baseline_id is None and suite == "internal" and len(chain) > 1:
+            baseline_id = chain[-1]["id"]  # the internal benchmark scores base and candidate in the same run
         if baseline_id is not None:
             store.require_model(baseline_id)
             if baseline_id == model_id:
