@@ -237,3 +237,22 @@ def test_signatures_and_bands_match_datasketch():
         assert np.array_equal(np.frombuffer(dedup.signature(text), dtype="<u4"), reference.hashvalues)
     for (threshold, num_perm), bands in dedup._KNOWN_BANDS.items():
         assert _optimal_param(threshold, num_perm, 0.5, 0.5) == bands
+
+
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_worker_processes_give_the_same_snapshot(tmp_path, tiny_qwen2, monkeypatch, start):
+    """Large runs go to worker processes (forked from a warmed parent, or spawned when threads are running)."""
+    from training import curate as engine
+
+    root = _repo(tmp_path)
+    for i in range(6):
+        (root / "src" / f"extra_{i}.py").write_text(f"def extra_{i}(a, b):\n    c = a * {i} + b\n    return c - {i}\n")
+    cfg = engine.CurateConfig(tokenizer_dir=str(tiny_qwen2), heldout_rate=0.2)
+    inline = engine.build([engine.Source("shop", str(root))], cfg, tmp_path / "c1.db", tmp_path / "d1")
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 2)
+    if start == "spawn":
+        monkeypatch.setattr(engine.threading, "active_count", lambda: 2)
+    pooled = engine.build([engine.Source("shop", str(root))], engine.CurateConfig(
+        tokenizer_dir=str(tiny_qwen2), heldout_rate=0.2, workers=2), tmp_path / "c2.db", tmp_path / "d2")
+    assert pooled["files_reprocessed"] == inline["files_reprocessed"] == 9
+    assert pooled["snapshot"] == inline["snapshot"]

@@ -64,8 +64,9 @@ class CurateConfig:
 _WORKER: dict = {}
 
 
-def _init_worker(cfg: CurateConfig) -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+def _init_worker(cfg: CurateConfig, worker: bool = False) -> None:
+    if worker:      # one process per core already: the tokenizer's own threads would only compete
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
     from training.tokenizer import load
 
     _WORKER["cfg"] = cfg
@@ -175,25 +176,51 @@ def _run_tasks(tasks, cfg: CurateConfig, progress, cancel, total: int):
                 _emit(progress, event="progress", stage="process", done=i + 1, total=total)
         return results
     import concurrent.futures as cf
-    import multiprocessing
 
     size = max(4, min(32, len(tasks) // (workers * 8)))
     chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=_init_worker, initargs=(cfg,)) as pool:
-        futures = {pool.submit(_process_chunk, chunk): chunk for chunk in chunks}
-        done = 0
-        try:
-            for fut in cf.as_completed(futures):
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled()
-                results.extend(zip(futures[fut], fut.result()))
-                done += len(futures[fut])
-                _emit(progress, event="progress", stage="process", done=done, total=total)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    saved = os.environ.get("TOKENIZERS_PARALLELISM")
+    try:
+        context = _pool_context(cfg, tasks)
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                                    initargs=(cfg, True)) as pool:
+            futures = {pool.submit(_process_chunk, chunk): chunk for chunk in chunks}
+            done = 0
+            try:
+                for fut in cf.as_completed(futures):
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled()
+                    results.extend(zip(futures[fut], fut.result()))
+                    done += len(futures[fut])
+                    _emit(progress, event="progress", stage="process", done=done, total=total)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    finally:
+        if saved is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = saved
     return results
+
+
+def _pool_context(cfg: CurateConfig, tasks):
+    """Fork workers from a warmed-up parent (tokenizer, grammars and detect-secrets loaded once, inherited by
+    every worker) when this process has no other threads; otherwise spawn fresh ones, which is always safe."""
+    import multiprocessing
+
+    if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    from training.samples import warm_counter
+
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    _init_worker(cfg)
+    warm_counter(_WORKER["tokenizer"])
+    for language in sorted({files.language_of(rel) for _, rel, _, _ in tasks} - {None}):
+        if language in snippets.SPECS:
+            snippets.parser_for(language)
+    secrets.warm_up()
+    return multiprocessing.get_context("fork")
 
 
 def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_dir: Path, out: Path | None = None,
@@ -215,6 +242,8 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
         total = sum(len(s[2]) + len(s[3]) for s in per_source)
         _emit(progress, event="progress", stage="scan", done=total, total=total,
               message=f"{total} files, {len(all_tasks)} to process")
+        sizes = {(s.name, rel): st[0] for s, _, stats, _ in per_source for rel, st in stats.items()}
+        all_tasks.sort(key=lambda t: -sizes.get((t[0], t[1]), 0))      # big files first: no straggler at the end
         processed = _run_tasks(all_tasks, cfg, progress, cancel, len(all_tasks))
         fresh: dict[tuple[str, str], FileResult] = {}
         writes: dict[str, list] = {}

@@ -153,6 +153,11 @@ class TokenCounter:
 _COUNTERS: dict[int, TokenCounter] = {}
 
 
+def warm_counter(tokenizer) -> None:
+    """Build the counter (its split probe) now, e.g. before forking workers that inherit it."""
+    _counter(tokenizer)
+
+
 def _counter(tokenizer) -> TokenCounter:
     """One counter (and line cache) per tokenizer object, kept for the process: files share many lines."""
     counter = _COUNTERS.get(id(tokenizer))

@@ -127,6 +127,11 @@ def _detect_secrets_plugins() -> tuple:
     return tuple(out)
 
 
+def warm_up() -> None:
+    """Import and instantiate detect-secrets' plugins now (before forking workers that inherit them)."""
+    _detect_secrets_plugins()
+
+
 def _slug(secret_type: str) -> str:
     return "ds-" + re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
 
