@@ -136,8 +136,10 @@ def test_split_by_file_with_workspace_categories(ws, tmp_path):
     for r in held:
         expected = "agents" if r["path"].startswith("agents/") else ("async" if "async def" in r["prompt"] else None)
         assert r["category"] == expected
-    assert set(result["heldout_categories"]) <= {"agents", "async", "overall"}
-    assert "overall" in result["heldout_categories"]
+    cats = result["heldout_categories"]
+    assert set(cats) <= {"agents", "async", "overall"}
+    assert cats["overall"] == len({(r["path"], r["id"]) for r in held if r["kind"] == "completion"})
+    assert cats.get("agents", 0) + cats.get("async", 0) <= cats["overall"]
 
 
 def test_bad_categories_file_is_a_user_error(ws, tmp_path):
@@ -256,3 +258,16 @@ def test_worker_processes_give_the_same_snapshot(tmp_path, tiny_qwen2, monkeypat
         tokenizer_dir=str(tiny_qwen2), heldout_rate=0.2, workers=2), tmp_path / "c2.db", tmp_path / "d2")
     assert pooled["files_reprocessed"] == inline["files_reprocessed"] == 9
     assert pooled["snapshot"] == inline["snapshot"]
+
+
+def test_cancel_records_nothing(ws, tmp_path):
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(StudioError, match="cancelled"):
+        curate(ws, paths=[str(_repo(tmp_path))], cancel=cancel)
+    store = ws.store()
+    assert store.query("SELECT * FROM snapshots") == []
+    store.close()
+    assert not any(ws.dir("datasets").iterdir())

@@ -89,3 +89,18 @@ def test_smollm2_vocab_has_no_fim_tokens():
     vocab = {bytes(field.parts[i]).decode() for i in field.data}
     assert "<file_sep>" in vocab
     assert fim.detect(vocab) is None
+
+
+@pytest.mark.parametrize("language,source,expected", [
+    ("go", 'package main\n\nimport "fmt"\n\n// Greet says hello.\nfunc Greet(name string) string {\n'
+           '\treturn fmt.Sprintf("hi %s", name)\n}\n\ntype Point struct {\n\tX int\n}\n',
+     {"Greet": "function", "Point": "type"}),
+    ("rust", "use std::fmt;\n\npub struct P {\n    x: i32,\n}\n\nimpl P {\n    pub fn new(x: i32) -> Self {\n"
+             "        P { x }\n    }\n}\n", {"P": "type", "P.new": "method"}),
+    ("java", "package a;\n\npublic class Shop {\n    private int n;\n\n    public int total(int x) {\n"
+             "        return x + n;\n    }\n}\n", {"Shop": "class", "Shop.total": "method"}),
+])
+def test_other_languages_of_the_grammar_pack(language, source, expected):
+    parsed = snippets.parse(source, language)
+    assert {u.qualname: u.kind for u in parsed.units} == expected
+    assert parsed.imports

@@ -319,8 +319,9 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, n_processed, 
         lang["samples"] += int(samples[mask].sum())
         lang["tokens"] += int(tokens[mask].sum())
         counts["heldout" if r.heldout else "train"] += int(samples[mask].sum())
-        if r.heldout:
-            categories.update(c or "overall" for c, k in zip(r.categories, mask) if k)
+        if r.heldout:       # every held-out snippet counts in "overall"; categorised ones in theirs too
+            categories["overall"] += int(mask.sum())
+            categories.update(c for c, k in zip(r.categories, mask) if k and c)
     _emit(progress, event="progress", stage="write", message="writing the snapshot")
     stats = {"files_scanned": files_scanned, "files_kept": files_kept, "snippets": int(keep.sum()),
              "samples": {"train": counts["train"], "heldout": counts["heldout"]},
