@@ -16,7 +16,6 @@ import queue
 import signal
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -175,11 +174,3 @@ def pid_alive(pid: int | None) -> bool:
             return False
     return True
 
-
-def wait_gone(pid: int, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.05)
-    return False

@@ -28,6 +28,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 SHAPES = {
     "qwen2.5-coder-7b": dict(num_hidden_layers=28, hidden_size=3584, intermediate_size=18944, num_attention_heads=28,
                              num_key_value_heads=4, vocab_size=152064, rope_theta=1_000_000.0),
+    "small": dict(num_hidden_layers=4, hidden_size=256, intermediate_size=704, num_attention_heads=4,
+                  num_key_value_heads=2, vocab_size=8192, rope_theta=1_000_000.0),
     "tiny": dict(num_hidden_layers=2, hidden_size=128, intermediate_size=352, num_attention_heads=4,
                  num_key_value_heads=2, vocab_size=4096, rope_theta=1_000_000.0),
 }

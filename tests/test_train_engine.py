@@ -75,13 +75,20 @@ def test_masking_and_packing(tiny_qwen2):
     assert list(t0[n_prompt - 1:-1]) == list(ids0[n_prompt:]) and ids0[-1] == eos and t0[-1] == tdata.IGNORE
     # fim: trained whole (every token after the first is a target)
     assert list(t1[:-1]) == list(ids1[1:])
+    assert len(ids0) > len(ids1)
     windows = tdata.pack(encoded, seq_len=64)
     assert len(windows) == 1
     w = windows[0]
-    assert list(w.position_ids) == list(range(len(ids0))) + list(range(len(ids1)))
+    assert list(w.position_ids) == list(range(len(ids0))) + list(range(len(ids1)))  # longest first
     # the first sample's last token never predicts the second sample's first token
     assert w.targets[len(ids0) - 1] == tdata.IGNORE
     assert len(tdata.pack(encoded, seq_len=64, enabled=False)) == 2
+    # best fit: 6 samples of 5, 3, 3, 2, 2, 1 tokens fill two windows of 8 exactly
+    fake = [(np.arange(n), np.arange(n)) for n in (3, 5, 2, 3, 1, 2)]
+    packed = tdata.pack(fake, seq_len=8)
+    assert sorted(len(x.input_ids) for x in packed) == [8, 8]
+    assert sorted(np.concatenate([x.targets for x in packed]).tolist()) == sorted(
+        np.concatenate([t for _, t in fake]).tolist())
 
 
 def test_packed_window_attends_within_samples_only(tiny_qwen2):

@@ -21,13 +21,13 @@ class _FusedLinearCE(torch.autograd.Function):
         for start in range(0, n, chunk):
             h = hidden[start:start + chunk]
             t = targets[start:start + chunk]
-            logits = (h @ weight.t()).float()
-            lse = torch.logsumexp(logits, dim=-1)
-            loss += (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
+            logp = torch.log_softmax((h @ weight.t()).float(), dim=-1)  # one fused pass over the chunk
+            rows = torch.arange(len(t), device=t.device)
+            loss -= logp[rows, t].sum()
             if grad_hidden is None and grad_weight is None:
                 continue
-            probs = torch.exp(logits.sub_(lse[:, None]))  # softmax in place of the logits
-            probs[torch.arange(len(t), device=t.device), t] -= 1.0
+            probs = logp.exp_()  # softmax, in place of the log-probabilities
+            probs[rows, t] -= 1.0
             probs = probs.to(hidden.dtype)
             if grad_hidden is not None:
                 grad_hidden[start:start + chunk] = probs @ weight
