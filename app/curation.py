@@ -90,8 +90,10 @@ def _sources(store, repos, paths) -> tuple[list, list[dict], list[str]]:
 
 def curate(ws: Workspace, repos=(), paths=(), out=None, base_id=None,
            progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None,
-           heldout_rate: float = 0.05, fim_rate: float = 0.5, seed: int = 42) -> dict:
-    """Build a dataset snapshot and record it; returns the `curate --json` dict."""
+           heldout_rate: float = 0.05, fim_rate: float = 0.5, seed: int = 42, exclude=()) -> dict:
+    """Build a dataset snapshot and record it; returns the `curate --json` dict.
+
+    exclude: gitignore-style patterns (relative to each repo) to leave out of this snapshot."""
     from training import curate as engine
     from training.samples import SampleConfig
 
@@ -115,7 +117,7 @@ def curate(ws: Workspace, repos=(), paths=(), out=None, base_id=None,
             categories=category_rules(ws))
         try:
             result = engine.build(sources, cfg, cache_path(ws), ws.dir("datasets"), Path(out) if out else None,
-                                  marked, progress, cancel)
+                                  marked, progress, cancel, exclude=tuple(exclude))
         except engine.Cancelled:
             raise StudioError("curation cancelled; nothing was recorded") from None
         except NotADirectoryError as exc:

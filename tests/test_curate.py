@@ -271,3 +271,17 @@ def test_cancel_records_nothing(ws, tmp_path):
     assert store.query("SELECT * FROM snapshots") == []
     store.close()
     assert not any(ws.dir("datasets").iterdir())
+
+
+def test_exclusions_leave_files_out_and_are_recorded(ws, tmp_path):
+    root = _repo(tmp_path)
+    full = curate(ws, paths=[str(root)])
+    result = curate(ws, paths=[str(root)], exclude=["web/", "!web/cart.js"])
+    assert result["dropped"]["excluded"] == 1 and result["files_reprocessed"] == 0   # the cache still serves
+    assert set(result["languages"]) == {"python", "javascript"}
+    assert result["snapshot"] != full["snapshot"]
+    manifest = json.loads((Path(result["output"]) / "manifest.json").read_text())
+    assert manifest["excluded"] == ["web/", "!web/cart.js"]
+    store = ws.store()
+    assert store.snapshot(result["snapshot"])["config"]["exclude"] == ["web/", "!web/cart.js"]
+    store.close()

@@ -135,7 +135,7 @@ def _emit(progress, **event) -> None:
         progress(event)
 
 
-def _plan(source: Source, cache: FileCache, config_hash: str, marked: set[str]):
+def _plan(source: Source, cache: FileCache, config_hash: str, marked: set[str], excluded=None):
     """Walk a source; split its files into cached results and tasks to process."""
     rows = cache.rows(source.name)
     cached, tasks, stats, symlinks, path_dropped = {}, [], {}, [], {}
@@ -144,6 +144,8 @@ def _plan(source: Source, cache: FileCache, config_hash: str, marked: set[str]):
             symlinks.append(entry.relpath)
             continue
         reason = files.drop_reason_by_path(entry.relpath)
+        if excluded is not None and excluded.match_file(entry.relpath):
+            reason = "excluded"
         if reason is not None and reason != "env_file":
             path_dropped[entry.relpath] = reason
             continue
@@ -225,17 +227,26 @@ def _pool_context(cfg: CurateConfig, tasks):
 
 def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_dir: Path, out: Path | None = None,
           marked: dict[str, set[str]] | None = None, progress: Callable[[dict], None] | None = None,
-          cancel: threading.Event | None = None) -> dict:
-    """Curate the sources into a snapshot; returns the stats (the caller records them)."""
+          cancel: threading.Event | None = None, exclude: tuple[str, ...] = ()) -> dict:
+    """Curate the sources into a snapshot; returns the stats (the caller records them).
+
+    exclude: gitignore-style patterns, relative to each source's root, for files to leave out this time (counted
+    as dropped "excluded"). They are part of the snapshot's config but not of the per-file cache's key."""
     identity = cfg.identity()
     config_hash = sha256_json(identity)
+    excluded = None
+    if exclude:
+        import pathspec
+
+        excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+        identity = {**identity, "exclude": list(exclude)}
     marked = marked or {}
     cache = FileCache(cache_path)
     try:
         per_source, all_tasks = [], []
         for source in sources:
             cached, tasks, stats, symlinks, path_dropped = _plan(source, cache, config_hash,
-                                                                 marked.get(source.name, set()))
+                                                                 marked.get(source.name, set()), excluded)
             skipped = {rel: "symlink" for rel in symlinks} | path_dropped
             per_source.append((source, cached, stats, skipped))
             all_tasks.extend(tasks)
@@ -332,7 +343,8 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, n_processed, 
              "dropped": {k: v for k, v in sorted(dropped.items()) if v},
              "samples_dropped": dict(sorted(samples_dropped.items())),
              "heldout_categories": dict(sorted(categories.items())), "parse_errors": parse_errors}
-    manifest = {"format": 1, "sources": [asdict(s) for s, *_ in per_source], "stats": stats}
+    manifest = {"format": 1, "sources": [asdict(s) for s, *_ in per_source], "stats": stats,
+                "excluded": identity.get("exclude", [])}
     digest, folder, file_info = snapshot.write(datasets_dir, b"".join(train), b"".join(heldout), identity,
                                                manifest, out)
     return {"snapshot": snapshot.snapshot_id(digest), "content_hash": digest, "output": str(folder),

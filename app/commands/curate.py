@@ -1,4 +1,4 @@
-"""`curate [--repo N]... [--path DIR]... [--out DIR] [--base ID]`: build a dataset snapshot."""
+"""`curate [--repo N]... [--path DIR]... [--out DIR] [--base ID] [--exclude PATTERN]...`: build a dataset snapshot."""
 from __future__ import annotations
 
 import sys
@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
                    base: Optional[str] = typer.Option(None, "--base", help="The base model whose tokenizer counts."),
                    heldout: float = typer.Option(0.05, "--heldout", min=0.0, max=0.9, help="Held-out share of files."),
                    fim_rate: float = typer.Option(0.5, "--fim-rate", min=0.0, max=1.0, help="Units that also give a FIM sample."),
+                   exclude: List[str] = typer.Option([], "--exclude", help="Leave out files (gitignore syntax, repo-relative; repeatable)."),
                    as_json: bool = JSON_OPTION) -> None:
         """Curate repos into a hashed dataset snapshot (secrets out, duplicates out, held-out split)."""
         from app.curation import curate
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
         progress = _StderrProgress()
         try:
             result = curate(workspace(ctx), repos=repo, paths=path, out=out, base_id=base, progress=progress,
-                            heldout_rate=heldout, fim_rate=fim_rate)
+                            heldout_rate=heldout, fim_rate=fim_rate, exclude=exclude)
         finally:
             progress.close()
         emit(result, as_json, _human)
