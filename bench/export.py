@@ -103,7 +103,7 @@ def build_model(out: Path, vocab_gguf: Path) -> None:
 
 
 def measure(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int]:
-    """(wall seconds, peak RSS bytes) of one fresh process."""
+    """(wall seconds, peak RSS bytes) of one fresh process (this process must stay small: see main)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -115,7 +115,7 @@ def measure(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int]:
     return wall, usage.ru_maxrss * 1024
 
 
-def compare(ours: Path, theirs: Path) -> list[str]:
+def compare(ours: Path, theirs: Path) -> tuple[list[str], int]:
     """Every difference in tensor names, types, shapes or bytes between two GGUF files."""
     import numpy as np
     from gguf import GGUFReader
@@ -132,21 +132,27 @@ def compare(ours: Path, theirs: Path) -> list[str]:
             diffs.append(f"{name}: shape {list(x.shape)} vs {list(y.shape)}")
         elif not np.array_equal(np.asarray(x.data).view(np.uint8), np.asarray(y.data).view(np.uint8)):
             diffs.append(f"{name}: bytes differ")
-    return diffs
+    return diffs, len(a)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sdist", type=Path, help="a local llama-cpp-python sdist instead of downloading it")
+    ap.add_argument("--build-only", nargs=2, type=Path, metavar=("OUT", "VOCAB_GGUF"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.build_only:
+        build_model(*args.build_only)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         tmp = Path(tmp)
         sdist = args.sdist or fetch_sdist(tmp)
         lcpp = unpack(sdist, tmp / "src")
         model = tmp / "qwen2.5-0.5b-shape"
         print("building the model ...", file=sys.stderr)
-        build_model(model, lcpp / "models" / "ggml-vocab-qwen2.gguf")
+        # in a child: a forked process starts with its parent's RSS high-water mark, so the parent stays small
+        subprocess.run([sys.executable, __file__, "--build-only", str(model),
+                        str(lcpp / "models" / "ggml-vocab-qwen2.gguf")], check=True)
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BLACKROAD_STUDIO_HOME": str(tmp / "ws")}
         # their converter imports sentencepiece even for BPE models; give it one, in the temp folder only
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(tmp / "sp"),
@@ -173,8 +179,7 @@ def main() -> None:
                     if out not in keep:
                         out.unlink()
         med = {who: (statistics.median(w for w, _ in r), statistics.median(m for _, m in r)) for who, r in runs.items()}
-        diffs = compare(tmp / "ours-0.gguf", tmp / "theirs-0.gguf")
-        n = len({t for t in __import__("gguf").GGUFReader(str(tmp / "ours-0.gguf")).tensors})
+        diffs, n = compare(tmp / "ours-0.gguf", tmp / "theirs-0.gguf")
         print(f"model: Qwen2.5-0.5B shape, random bf16 weights, -> F16; {args.repeats} runs each, medians")
         print(f"ours   (blackroad-studio export --verify none): {med['ours'][0]:7.2f} s  "
               f"peak RSS {med['ours'][1] / 2**20:7.0f} MiB")

@@ -173,8 +173,8 @@ def open_model(root: Path | str) -> HFModel:
     return model
 
 
-def read_tensor(ref: TensorRef) -> np.ndarray:
-    """The tensor as float32 in torch order, read with one pread (BF16 widened exactly by a 16-bit shift)."""
+def read_raw(ref: TensorRef) -> np.ndarray:
+    """The tensor in its stored dtype (BF16 as uint16), read with one pread into a buffer of its own size."""
     buf = np.empty(ref.nbytes, dtype=np.uint8)
     fd = os.open(ref.file, os.O_RDONLY)
     try:
@@ -183,12 +183,21 @@ def read_tensor(ref: TensorRef) -> np.ndarray:
         os.close(fd)
     if got != ref.nbytes:
         raise ExportError(f"{ref.file.name} is truncated: short read for tensor {ref.name}")
-    raw = buf.view(_DTYPES[ref.dtype]).reshape(ref.shape)
-    if ref.dtype == "BF16":
+    return buf.view(_DTYPES[ref.dtype]).reshape(ref.shape)
+
+
+def to_f32(raw: np.ndarray, dtype: str) -> np.ndarray:
+    """Stored values as float32 (BF16 widened exactly by a 16-bit shift)."""
+    if dtype == "BF16":
         return (raw.astype(np.uint32) << 16).view(np.float32)
-    if ref.dtype == "F32":
+    if dtype == "F32":
         return raw
     return raw.astype(np.float32)
+
+
+def read_tensor(ref: TensorRef) -> np.ndarray:
+    """The tensor as float32 in torch order."""
+    return to_f32(read_raw(ref), ref.dtype)
 
 
 def iter_tensors(model: HFModel, names: list[str]) -> Iterator[tuple[str, np.ndarray]]:

@@ -21,6 +21,7 @@ from export.hf_source import HFModel
 from export.vocab import Vocab, add_to_writer
 
 STUDIO_MODEL_ID_KEY = "blackroad.model_id"
+CHUNK_ROWS_BYTES = 32 << 20  # large tensors are converted this many float32 bytes of rows at a time
 DISK_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
@@ -179,6 +180,33 @@ def tensor_data(model: HFModel, item: PlannedTensor) -> np.ndarray:
     return data
 
 
+def _encoded(model: HFModel, item: PlannedTensor) -> np.ndarray:
+    """One tensor converted for the file; big plain tensors row chunk by row chunk, so the float32 copy of an
+    embedding matrix never exists whole (peak: the stored tensor plus its encoded form)."""
+    from export.hf_source import read_raw, to_f32
+
+    big = item.hf_name is not None and len(item.shape) == 2 and tn.needs_permute(model.arch, item.hf_name) is None \
+        and item.shape[1] * 4 * 2 <= CHUNK_ROWS_BYTES and int(np.prod(item.shape)) * 4 > CHUNK_ROWS_BYTES
+    if not big:
+        data = tensor_data(model, item)
+        if not np.isfinite(data).all():
+            raise ExportError(f"tensor {item.hf_name} has NaN or infinite values; refusing to export it")
+        return tn.encode(data, item.qtype)
+    ref = model.tensors[item.hf_name]
+    raw = read_raw(ref)
+    step = max(1, CHUNK_ROWS_BYTES // (item.shape[1] * 4))
+    out = None
+    for start in range(0, item.shape[0], step):
+        chunk = to_f32(raw[start:start + step], ref.dtype)
+        if not np.isfinite(chunk).all():
+            raise ExportError(f"tensor {item.hf_name} has NaN or infinite values; refusing to export it")
+        enc = tn.encode(chunk, item.qtype)
+        if out is None:
+            out = np.empty((item.shape[0], *enc.shape[1:]), dtype=enc.dtype)
+        out[start:start + len(enc)] = enc
+    return out
+
+
 def write_gguf(model: HFModel, vocab: Vocab, out_path: Path | str, out_type: str, meta: ExportMeta,
                progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None) -> dict:
     """Write `model` as a GGUF of `out_type` at `out_path` (the caller makes it atomic); returns a summary."""
@@ -206,11 +234,7 @@ def write_gguf(model: HFModel, vocab: Vocab, out_path: Path | str, out_type: str
         for i, item in enumerate(items):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("export cancelled")
-            data = tensor_data(model, item)
-            if not np.isfinite(data).all():
-                raise ExportError(f"tensor {item.hf_name} has NaN or infinite values; refusing to export it")
-            encoded = tn.encode(data, item.qtype)
-            writer.write_tensor_data(encoded)
+            writer.write_tensor_data(_encoded(model, item))
             counts[item.qtype.name] = counts.get(item.qtype.name, 0) + 1
             done += item.nbytes
             if progress is not None:
