@@ -100,14 +100,14 @@ def changed_files(ws: Workspace, store, row: dict) -> int:
     """Files added, changed or removed since the last curation: a watcher's marks plus a stat check of every
     file the walk sees against the curation cache."""
     from training import files
-    from training.file_cache import FileCache
+    from training.file_cache import FileCache, source_key
 
     root = Path(row["path"])
     if not root.is_dir():
         return 0
     cache = FileCache(cache_path(ws))
     try:
-        known = cache.stats(row["name"])
+        known = cache.stats(source_key(row["name"], str(root)))
     finally:
         cache.close()
     marked = {r["relpath"] for r in store.query("SELECT relpath FROM repo_changes WHERE repo = ?", [row["name"]])}

@@ -285,3 +285,17 @@ def test_exclusions_leave_files_out_and_are_recorded(ws, tmp_path):
     store = ws.store()
     assert store.snapshot(result["snapshot"])["config"]["exclude"] == ["web/", "!web/cart.js"]
     store.close()
+
+
+def test_remove_repo_forgets_its_cache_rows(ws, tmp_path):
+    from app.repos import cache_path, remove_repo
+    from training.file_cache import FileCache, source_key
+
+    root = _repo(tmp_path)
+    add_repo(ws, root, "shop")
+    curate(ws)
+    cache = FileCache(cache_path(ws))
+    assert len(cache.stats(source_key("shop", str(root.resolve())))) == 3
+    remove_repo(ws, "shop")
+    assert cache.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
+    cache.close()

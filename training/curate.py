@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from training import dedup, files, secrets, snapshot, snippets, split
-from training.file_cache import FileCache, FileResult
+from training.file_cache import FileCache, FileResult, source_key
 from training.fileio import sha256_file, sha256_json
 from training.samples import SampleConfig, apply_limits, unit_samples
 
@@ -137,7 +137,7 @@ def _emit(progress, **event) -> None:
 
 def _plan(source: Source, cache: FileCache, config_hash: str, marked: set[str], excluded=None):
     """Walk a source; split its files into cached results and tasks to process."""
-    rows = cache.rows(source.name)
+    rows = cache.rows(source_key(source.name, source.root))
     cached, tasks, stats, symlinks, path_dropped = {}, [], {}, [], {}
     for entry in files.walk(source.root):
         if entry.is_symlink:
@@ -241,6 +241,9 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
         excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
         identity = {**identity, "exclude": list(exclude)}
     marked = marked or {}
+    keys = {s.name: source_key(s.name, s.root) for s in sources}
+    if len(keys) != len(sources):
+        raise ValueError("two sources share a name")
     cache = FileCache(cache_path)
     try:
         per_source, all_tasks = [], []
@@ -269,11 +272,11 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
                 if result.reason != "unreadable":
                     writes.setdefault(repo, []).append((rel, size, mtime, sha, config_hash, result))
         for repo, items in writes.items():
-            cache.put_many(repo, items)
+            cache.put_many(keys[repo], items)
         for repo, items in touches.items():
-            cache.touch_many(repo, items)
+            cache.touch_many(keys[repo], items)
         for source, _, stats, _ in per_source:
-            cache.forget_missing(source.name, set(stats))
+            cache.forget_missing(keys[source.name], set(stats))
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         _emit(progress, event="progress", stage="dedup", message="removing duplicates")

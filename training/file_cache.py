@@ -70,6 +70,12 @@ class CacheRow:
         return pickle.loads(self.blob)
 
 
+def source_key(name: str, root: str) -> str:
+    """Cache rows belong to a source's name and folder together: two folders curated under the same name never
+    share rows (a same-size, same-mtime file there could otherwise pass for cached)."""
+    return f"{name}\0{root}"
+
+
 class FileCache:
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -112,9 +118,10 @@ class FileCache:
             with self.conn:
                 self.conn.executemany("DELETE FROM files WHERE repo = ? AND relpath = ?", gone)
 
-    def forget_repo(self, repo: str) -> None:
+    def forget_repo(self, name: str) -> None:
+        """Drop every row of a source name, whatever folder it was curated from."""
         with self.conn:
-            self.conn.execute("DELETE FROM files WHERE repo = ?", [repo])
+            self.conn.execute("DELETE FROM files WHERE substr(repo, 1, ?) = ?", [len(name) + 1, name + "\0"])
 
     def close(self) -> None:
         self.conn.close()
