@@ -73,7 +73,7 @@ class CacheRow:
 def source_key(name: str, root: str) -> str:
     """Cache rows belong to a source's name and folder together: two folders curated under the same name never
     share rows (a same-size, same-mtime file there could otherwise pass for cached)."""
-    return f"{name}\0{root}"
+    return f"{name}\x1f{root}"
 
 
 class FileCache:
@@ -121,7 +121,7 @@ class FileCache:
     def forget_repo(self, name: str) -> None:
         """Drop every row of a source name, whatever folder it was curated from."""
         with self.conn:
-            self.conn.execute("DELETE FROM files WHERE substr(repo, 1, ?) = ?", [len(name) + 1, name + "\0"])
+            self.conn.execute("DELETE FROM files WHERE substr(repo, 1, ?) = ?", [len(name) + 1, name + "\x1f"])
 
     def close(self) -> None:
         self.conn.close()
