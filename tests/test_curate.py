@@ -177,6 +177,8 @@ def test_watchdog_marks_a_file_stale(ws, tmp_path):
 def test_bad_inputs_are_skipped_with_a_reason(ws, tmp_path):
     root = _repo(tmp_path)
     (root / "latin1.py").write_bytes("name = 'caf\xe9'\n".encode("latin-1"))
+    with open(root / "huge.py", "wb") as fh:             # sparse: 2 GB that are never read
+        fh.truncate(2_000_000_000)
     os.symlink(root, root / "loop")
     os.symlink(root / "missing.py", root / "dangling.py")
     sock = socket.socket(socket.AF_UNIX)
@@ -196,7 +198,7 @@ def test_bad_inputs_are_skipped_with_a_reason(ws, tmp_path):
         sock.close()
     assert result["skipped"] == [{"name": "gone", "path": str(gone.resolve()), "reason": "folder no longer exists"}]
     assert result["dropped"]["not_utf8"] == 1 and result["dropped"]["symlink"] == 2
-    assert result["dropped"]["unreadable"] == 1
+    assert result["dropped"]["unreadable"] == 1 and result["dropped"]["too_large"] == 1
     assert result["files_kept"] == 3
     listed = {r["name"]: r for r in list_repos(ws)["repos"]}
     assert listed["gone"]["exists"] is False and listed["empty"]["changed_files"] == 0

@@ -80,6 +80,9 @@ def process_file(repo: str, relpath: str, path: str, known_sha: str | None = Non
     reason = files.drop_reason_by_path(relpath)
     language = files.language_of(relpath)
     try:
+        size = os.stat(path).st_size
+        if size > files.MAX_BYTES and reason != "env_file":      # never read a huge file just to drop it
+            return "", FileResult(language, reason or "too_large", "", size)
         data = Path(path).read_bytes()
     except OSError:
         return "", FileResult(language, "unreadable")
