@@ -12,7 +12,7 @@ from app.store import now
 from app.workspace import Workspace
 
 DEFAULT_CATEGORIES = Path(__file__).resolve().parent.parent / "assets" / "categories.toml"
-RESULT_ONLY = ("config", "files", "content_hash", "files_reprocessed", "output", "snapshot")
+RESULT_ONLY = ("config", "files", "content_hash", "files_reprocessed", "files_rehashed", "output", "snapshot")
 
 
 def resolve_base(store, base_id: str | None) -> dict:

@@ -92,7 +92,8 @@ def test_incremental_reprocesses_only_changed_files(ws, tmp_path):
     assert second["files_reprocessed"] == 1 and second["snapshot"] != first["snapshot"]
     os.utime(root / "web" / "cart.js", (time.time() + 5, time.time() + 5))      # touched, same content
     third = curate(ws, paths=[str(root)])
-    assert third["files_reprocessed"] == 1 and third["snapshot"] == second["snapshot"]
+    assert third["files_rehashed"] == 1 and third["files_reprocessed"] == 0
+    assert third["snapshot"] == second["snapshot"]
     (root / "web" / "cart.js").unlink()
     fourth = curate(ws, paths=[str(root)])
     assert fourth["files_reprocessed"] == 0 and "javascript" not in fourth["languages"]

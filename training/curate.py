@@ -283,12 +283,14 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         _emit(progress, event="progress", stage="dedup", message="removing duplicates")
-        return _assemble(per_source, fresh, cfg, identity, datasets_dir, out, len(all_tasks), progress)
+        counts = {"files_reprocessed": len(fresh), "files_rehashed": len(all_tasks)}
+        return _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts, progress)
     finally:
         cache.close()
 
 
-def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, n_processed, progress) -> dict:
+def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, progress) -> dict:
+    """counts_in: files_reprocessed (content new or changed) and files_rehashed (stat changed or marked)."""
     import numpy as np
 
     dropped, samples_dropped, languages = Counter(), Counter(), {}
@@ -354,4 +356,4 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, n_processed, 
     digest, folder, file_info = snapshot.write(datasets_dir, b"".join(train), b"".join(heldout), identity,
                                                manifest, out)
     return {"snapshot": snapshot.snapshot_id(digest), "content_hash": digest, "output": str(folder),
-            "files": file_info, "config": identity, "files_reprocessed": n_processed, **stats}
+            "files": file_info, "config": identity, **counts_in, **stats}
