@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +38,7 @@ def tokenizer_dir(base: dict) -> str:
     return path
 
 
+@lru_cache(maxsize=8)
 def fim_format_for(tok_dir: str) -> str | None:
     """The FIM format the base's vocabulary supports (None: plain prefix → completion samples)."""
     from training import fim
