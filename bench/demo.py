@@ -34,7 +34,7 @@ def run_demo(workspace: Path, max_steps: int) -> tuple[dict, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--max-steps", type=int, default=6)
+    ap.add_argument("--max-steps", type=int, default=4)
     ap.add_argument("--workspace", type=Path, default=None, help="default: a fresh temporary folder")
     args = ap.parse_args()
     workspace = args.workspace or Path(tempfile.mkdtemp(prefix="bench-demo-")) / "ws"
