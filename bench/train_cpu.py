@@ -7,7 +7,7 @@ DataCollatorForSeq2Seq padding to the longest row, HF's loss over full logits. B
 optimizer step on real (non-pad) tokens after a warm-up step; runs alternate ours/baseline, and the ratio is
 taken between the medians. The measuring code is shared with bench/train_gpu.py.
 
-    .venv/bin/python bench/train_cpu.py [--repeats 3] [--steps 3] [--threads N]
+    .venv/bin/python bench/train_cpu.py [--repeats 5] [--steps 3] [--threads 1]
 """
 from __future__ import annotations
 
@@ -25,14 +25,15 @@ from train_gpu import SHAPES, run_hf, run_ours, write_samples, write_tokenizer_d
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--micro", type=int, default=4)
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--shape", choices=sorted(SHAPES), default="small")
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on a shared 2-core machine two threads measure the neighbours' load)")
     a = ap.parse_args()
     import os
 
