@@ -232,3 +232,22 @@ def test_embedded_smollm2_two_steps(embedded_workspace, tmp_path):
     assert result["status"] == "finished" and run["status"] == "finished" and len(losses) == 2
     assert all(math.isfinite(x) and 0 < x < 20 for x in losses)
     assert os.path.isfile(os.path.join(result["adapter"], "adapter_model.safetensors"))
+
+
+def test_failing_job_is_recorded_and_reported(trained):
+    """A snapshot that breaks inside the job (a corrupt line) fails the run in one line; nothing is half-recorded."""
+    from app.errors import StudioError
+    from app.training_jobs import train
+
+    ws, _result, _ = trained
+    folder = write_snapshot(ws, "snap-corrupt")
+    with open(folder / "train.jsonl", "a") as fh:
+        fh.write("{broken\n")
+    with pytest.raises(StudioError, match=r"training failed: train.jsonl line 49 is not JSON .*\(run train-"):
+        train(ws, BASE, "snap-corrupt", "research/me/corrupt", max_steps=2, **KNOBS)
+    run, losses = _losses(ws, "research/me/corrupt")
+    assert run["status"] == "failed" and "line 49" in run["error"] and losses == []
+    store = ws.store()
+    assert store.artifacts("research/me/corrupt") == []
+    assert store.model("research/me/corrupt")["details"]["adapter_path"] is None
+    store.close()
