@@ -80,9 +80,14 @@ def build(shape: dict, device: str, dtype):
     cfg = Qwen2Config(**shape, max_position_embeddings=32768, tie_word_embeddings=False)
     cfg.use_cache = False
     torch.manual_seed(0)
-    with torch.device(device):
-        model = Qwen2ForCausalLM(cfg).to(dtype)
-    return model
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # build in bf16 directly: no 28 GB fp32 copy of a 7B model on the way
+    try:
+        with torch.device(device):
+            model = Qwen2ForCausalLM(cfg)
+    finally:
+        torch.set_default_dtype(previous)
+    return model.to(dtype)
 
 
 def n_params(model) -> int:
