@@ -252,8 +252,10 @@ def _deltas(suite: str, cand: dict, base: dict) -> dict:
 
 
 # -- one completion (the CLI's `complete`, the TUI's completion trial) ----------------------------------------------
-def complete(ws: Workspace, model_id: str, prefix: str, suffix: str = "", max_tokens: int = 32) -> dict:
-    """One fill-in-the-middle completion (a plain prefix completion where the model has no FIM tokens)."""
+def complete(ws: Workspace, model_id: str, prefix: str, suffix: str = "", max_tokens: int = 32,
+             on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> dict:
+    """One fill-in-the-middle completion (a plain prefix completion where the model has no FIM tokens).
+    `on_text` gets each new piece of the text as it streams; `cancel` stops the generation early."""
     from eval.backends import BackendError
     from eval.prompts import completion_prompt, completion_stops
 
@@ -267,7 +269,7 @@ def complete(ws: Workspace, model_id: str, prefix: str, suffix: str = "", max_to
     backend = _backend(tgt["path"], cached=True)
     try:
         out = backend.complete(completion_prompt(prefix, suffix, backend.fim), max_tokens=max_tokens,
-                               stop=completion_stops(backend.fim))
+                               stop=completion_stops(backend.fim), on_text=on_text, cancel=cancel)
     except BackendError as exc:
         raise StudioError(str(exc)) from None
     return {"model": model_id, **out.as_dict(), "fim": backend.fim.name if backend.fim else None,

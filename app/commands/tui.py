@@ -8,9 +8,14 @@ import typer
 
 
 def open_studio(root: Optional[Path]) -> None:
-    from app.workspace import Workspace
+    """Open the studio on `root` (default: the platform's data dir). A new workspace is created after the first
+    frame, by the app; only a path that cannot be a folder is refused here, with the one-line reason."""
+    from app.errors import StudioError
+    from app.workspace import Workspace, default_root
 
-    ws = Workspace.open(root)
+    ws = Workspace(Path(root).expanduser().resolve() if root else default_root().resolve())
+    if ws.root.exists() and not ws.root.is_dir():
+        raise StudioError(f"cannot open a workspace at {ws.root}: it is a file, not a folder")
     from app.ui.studio import StudioApp
 
     StudioApp(ws).run()

@@ -21,6 +21,19 @@ class LineageChanged(Message):
         self.what = what
 
 
+class WorkspaceReady(Message):
+    """The workspace's folders and store exist (created after the first paint when new)."""
+
+
+class RepoChanged(Message):
+    """The watcher saw a file of a watched repo created, changed, moved or deleted."""
+
+    def __init__(self, repo: str, relpath: str) -> None:
+        super().__init__()
+        self.repo = repo
+        self.relpath = relpath
+
+
 class SeedProgressed(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
@@ -84,6 +97,17 @@ class CompletionReceived(Message):
         self.side = side
         self.model_id = model_id
         self.result = result
+
+
+class SuggestionStreamed(Message):
+    """A new piece of a model's suggestion for the editor state numbered `request`, as it is generated."""
+
+    def __init__(self, request: int, side: str, model_id: str, piece: str) -> None:
+        super().__init__()
+        self.request = request
+        self.side = side
+        self.model_id = model_id
+        self.piece = piece
 
 
 class HardwareProbed(Message):

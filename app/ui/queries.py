@@ -7,7 +7,7 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:  # the store (sqlite-utils) loads in the workers, after the first paint
     from app.store import Store
@@ -53,17 +53,20 @@ def format_mix(mix: dict[str, int], top: int = 3) -> str:
     return " ".join(f"{lang} {100 * n / total:.0f}%" for lang, n in parts)
 
 
-def repos_overview(store: Store) -> list[dict]:
-    """Watched repos with their language mix and the files changed since the last snapshot."""
-    changed = {r["repo"]: r["n"] for r in store.query("SELECT repo, count(*) AS n FROM repo_changes GROUP BY repo")}
+def repos_overview(store: Store, changed: Callable[[dict], int] | None = None) -> list[dict]:
+    """Watched repos with their language mix and the files changed since the last snapshot: `changed(row)` counts
+    them (app.repos.changed_files: the watcher's marks plus a stat check against the curation cache); without
+    it, the watcher's marks alone."""
+    marks = {r["repo"]: r["n"] for r in store.query("SELECT repo, count(*) AS n FROM repo_changes GROUP BY repo")}
     out = []
     for repo in store.query("SELECT * FROM repos ORDER BY name"):
         details = repo.get("details") or {}
         mix = details.get("languages")
+        present = Path(repo["path"]).is_dir()
         if not isinstance(mix, dict):
-            mix = language_mix(repo["path"]) if Path(repo["path"]).is_dir() else {}
-        out.append({**repo, "languages": mix, "changed": changed.get(repo["name"], 0),
-                    "missing": not Path(repo["path"]).exists()})
+            mix = language_mix(repo["path"]) if present else {}
+        count = changed(repo) if changed is not None and present else marks.get(repo["name"], 0)
+        out.append({**repo, "languages": mix, "changed": count, "missing": not Path(repo["path"]).exists()})
     return out
 
 

@@ -1,11 +1,13 @@
-"""The studio app shell: seven panes in tabs, the help screen, the command palette, the demo seeding.
+"""The studio app shell: seven panes in tabs, the help screen, the command palette, the repo watcher, the demo seeding.
 
-The first frame shows before anything reads the store: panes load in thread workers after the first paint, and the
-demo workspace is seeded (a ~30 s fork of the embedded model the first time) in a worker too."""
+The first frame shows before anything touches the store: after the first paint a worker creates the workspace when
+it is new, then the panes load in thread workers, the watchdog RepoWatcher starts (stopped on quit), and a new
+workspace is seeded as the demo (a ~30 s fork of the embedded model the first time) in a worker too."""
 from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import threading
 from functools import partial
 from pathlib import Path
 from typing import Iterable
@@ -17,8 +19,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static, TabbedContent, TabPane
 
 from app.ui.entry import one_line
-from app.ui.help import HelpScreen
-from app.ui.messages import LineageChanged, SeedFinished, SeedProgressed, WorkFailed
+from app.ui.messages import (LineageChanged, RepoChanged, SeedFinished, SeedProgressed, WorkFailed,
+                             WorkspaceReady)
 from app.ui.theme import STUDIO_THEME
 from app.workspace import Workspace
 
@@ -34,6 +36,9 @@ PANES = [
 ]
 
 FIRST_PAINT_GRACE_S = 0.15
+REPO_CHANGE_DEBOUNCE_S = 0.3
+# LineageChanged reasons after which the watcher re-reads the registered repos.
+REPO_SET_CHANGES = ("add repo", "remove repo")
 
 
 def pane_class(path: str) -> type:
@@ -52,15 +57,22 @@ class StudioApp(App):
     ]
 
     def __init__(self, workspace: Workspace, seed: bool | None = None, load: bool = True,
-                 now: _dt.datetime | None = None, hardware: dict | None = None):
-        """`seed`: None seeds the demo when the workspace holds no model and no repo; `load`: read the store.
+                 now: _dt.datetime | None = None, hardware: dict | None = None, watch: bool = True):
+        """`workspace` may not exist yet: it is created after the first paint. `seed`: None seeds the demo when the
+        workspace holds no model and no repo; `load`: read the store; `watch`: run the RepoWatcher.
         `now` pins the clock of checklists and cards, `hardware` replaces the probe (both for fixed screenshots)."""
         super().__init__()
         self.workspace = workspace
         self.seed = seed
         self.load = load
+        self.watch = watch
         self.now = now
         self.hardware = hardware
+        self.ready = False  # the workspace exists and the panes may read the store
+        self.watcher = None  # app.watch.RepoWatcher while it runs
+        self._repos_timer = None
+        self._watcher_lock = threading.Lock()
+        self._quitting = False
         self.register_theme(STUDIO_THEME)  # before the first CSS pass, not after it (on_mount) which redoes it
         self.theme = STUDIO_THEME.name
 
@@ -82,10 +94,69 @@ class StudioApp(App):
         self.call_after_refresh(self.set_timer, FIRST_PAINT_GRACE_S, self._after_first_paint)
 
     def _after_first_paint(self) -> None:
+        self.run_worker(self._prepare_workspace, thread=True, group="workspace", exit_on_error=False)
+
+    def _prepare_workspace(self) -> None:
+        """Create the workspace's folders and store when new (sqlite-utils and the migrations load here)."""
+        try:
+            self.workspace = Workspace.open(self.workspace.root)
+        except Exception as exc:
+            self.post_message(WorkFailed("opening the workspace", one_line(exc)))
+            return
+        self.post_message(WorkspaceReady())
+
+    def on_workspace_ready(self, message: WorkspaceReady) -> None:
+        self.ready = True
         if self.load:
             self.reload_panes()
+        if self.watch:
+            self.restart_watcher()
         if self.seed is not False:
             self.run_worker(self._seed, thread=True, group="seed", exit_on_error=False)
+
+    # -- the repo watcher ---------------------------------------------------------------------------------------
+    def restart_watcher(self) -> None:
+        """(Re)start the watchdog RepoWatcher over the registered repos, in a thread (watchdog loads there)."""
+        self.run_worker(self._restart_watcher, thread=True, group="watcher", exclusive=True, exit_on_error=False)
+
+    def _restart_watcher(self) -> None:
+        try:
+            from app.watch import RepoWatcher
+
+            with self._watcher_lock:
+                old, self.watcher = self.watcher, None
+                if old is not None:
+                    old.stop()
+                if self._quitting:
+                    return
+                watcher = RepoWatcher(self.workspace,
+                                      on_change=lambda repo, rel: self.post_message(RepoChanged(repo, rel)))
+                watcher.start()
+                self.watcher = watcher
+        except Exception as exc:
+            self.post_message(WorkFailed("watching the repos", one_line(exc)))
+
+    def stop_watcher(self) -> None:
+        """Stop watching (on quit); a restart still in flight sees `_quitting` and starts nothing."""
+        self._quitting = True
+        with self._watcher_lock:
+            watcher, self.watcher = self.watcher, None
+            if watcher is not None:
+                watcher.stop()
+
+    def on_repo_changed(self, message: RepoChanged) -> None:
+        """A watched file changed: the Repos pane's counts reload once a burst of changes has settled."""
+        if self._repos_timer is not None:
+            self._repos_timer.stop()
+        self._repos_timer = self.set_timer(REPO_CHANGE_DEBOUNCE_S, self._reload_repos)
+
+    def _reload_repos(self) -> None:
+        self._repos_timer = None
+        for pane in self.query("#repos-pane"):
+            pane.reload()
+
+    def on_unmount(self) -> None:
+        self.stop_watcher()
 
     # -- panes --------------------------------------------------------------------------------------------------
     def panes(self) -> list:
@@ -109,6 +180,8 @@ class StudioApp(App):
         self.query_one("#panes", TabbedContent).active = key
 
     def action_help(self) -> None:
+        from app.ui.help import HelpScreen  # the Markdown widget loads on first use, not before the first frame
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -118,6 +191,8 @@ class StudioApp(App):
 
     def on_lineage_changed(self, message: LineageChanged) -> None:
         self.reload_panes()
+        if self.watch and self.ready and message.what in REPO_SET_CHANGES:
+            self.restart_watcher()
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.notify(message.reason, title=message.action, severity="error", timeout=10)

@@ -5,12 +5,17 @@ import asyncio
 import time
 
 
-async def settle(pilot, rounds: int = 2) -> None:
-    """Let workers finish and their messages be handled."""
+async def settle(pilot, rounds: int = 2, timeout: float = 30.0) -> None:
+    """Wait until the workspace is ready (it is opened after the first paint), then let workers finish and their
+    messages be handled."""
+    app = pilot.app
+    if getattr(app, "load", False) and not app.ready:
+        await wait_for(pilot, lambda: app.ready, timeout, "the workspace to be ready")
     for _ in range(rounds):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await app.workers.wait_for_complete()
         await pilot.pause()
+    await pilot.wait_for_scheduled_animations()  # the tab underline slides when the pane changes
 
 
 async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:

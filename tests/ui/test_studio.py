@@ -49,7 +49,7 @@ async def test_add_repo_from_the_pane(workspace, tmp_path):
         await settle(pilot)
         if available("repos"):
             store = workspace.store()
-            assert [r["name"] for r in store.query("SELECT name FROM repos")] == ["myrepo"]
+            assert [r["name"] for r in store.query("SELECT name FROM repos")] == ["myrepo"], notifications(app)
             assert app.query_one("#repos-table").row_count == 1
         else:  # before app.repos lands: a one-line toast, nothing written, the studio still running
             assert any("app.repos is not in this build yet" in m for m in notifications(app)), notifications(app)
@@ -151,9 +151,24 @@ async def test_completion_tab_accepts_the_suggestion(workspace):
         assert editor.suggestion == ""
 
 
-def test_open_studio_on_a_fresh_folder_creates_the_workspace(tmp_path):
-    """`blackroad-studio` on a new folder: the workspace exists before the app runs (the seed runs in a worker)."""
-    ws = Workspace.open(tmp_path / "fresh")
-    assert ws.exists
-    app = StudioApp(ws)
-    assert app.seed is None  # auto: seeds because the store is empty
+async def test_open_studio_on_a_fresh_folder_creates_the_workspace_after_the_first_paint(tmp_path):
+    """`blackroad-studio` on a new folder: the first frame comes first, then a worker creates the store."""
+    ws = Workspace(tmp_path / "fresh")
+    assert not ws.exists
+    app = StudioApp(ws, seed=False, hardware=HARDWARE, watch=False)
+    assert app.seed is False and not app.ready
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one("#panes").active == "repos"  # painted, with the store not there yet
+        await settle(pilot)
+        assert app.ready and ws.exists and app.workspace.exists
+        assert app.query_one("#repos-empty").display  # the new store, read: no repos
+    assert StudioApp(Workspace(tmp_path / "other")).seed is None  # by default: seeds when the store is empty
+
+
+def test_a_file_as_the_workspace_is_a_one_line_error(tmp_path, cli):
+    path = tmp_path / "not-a-folder"
+    path.write_text("x")
+    out = cli("--workspace", str(path), "tui", timeout=60)
+    assert out.returncode == 1 and out.stderr.strip().count("\n") == 0, out.stderr
+    assert "it is a file, not a folder" in out.stderr

@@ -16,6 +16,8 @@ class Pane(Vertical):
     title = "pane"
 
     def reload(self) -> None:
+        if not self.app.ready:  # the app reloads every built pane once the workspace exists
+            return
         self.run_worker(self._load_in_thread, thread=True, exclusive=True, group=f"load-{self.id}",
                         exit_on_error=False)
 

@@ -1,8 +1,11 @@
 """Completion: an editor where the model's fill-in-the-middle suggestion appears when you pause; Tab accepts it.
 
-The fine-tuned model's suggestion goes into the editor as ghost text; the base model's shows beside it, each with
-its first-token and total milliseconds. Requests run in a thread worker; an answer for an older text is dropped."""
+The fine-tuned model's suggestion streams into the editor as ghost text, token by token; the base model's streams
+beside it, each with its first-token and total milliseconds. Requests run in a thread worker; editing the text
+stops the generation in flight, and anything that still arrives for an older text is dropped."""
 from __future__ import annotations
+
+import threading
 
 from textual import events
 from textual.app import ComposeResult
@@ -12,7 +15,7 @@ from textual.widgets import Button, Select, Static, TextArea
 
 from app.ui.code import ensure_language
 from app.ui.entry import entry, one_line
-from app.ui.messages import CompletionReceived
+from app.ui.messages import CompletionReceived, SuggestionStreamed
 from app.ui.panes.base import Pane, fmt
 
 PAUSE_S = 0.6
@@ -47,6 +50,8 @@ class CompletionPane(Pane):
         super().__init__(*args, **kwargs)
         self.request_no = 0
         self._timer: Timer | None = None
+        self._cancel: threading.Event | None = None  # stops the generation of the request in flight
+        self.streamed: dict[str, str] = {}  # side -> the text streamed so far for the current request
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="toolbar"):
@@ -99,6 +104,7 @@ class CompletionPane(Pane):
             return
         event.stop()
         self.request_no += 1  # whatever is in flight is now stale
+        self._stop_generation()
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(PAUSE_S, self.request)
@@ -106,6 +112,7 @@ class CompletionPane(Pane):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "cmp-suggest":
             event.stop()
+            self.query_one("#cmp-editor", SuggestingEditor).focus()  # so Tab accepts what arrives
             self.request()
 
     def request(self) -> None:
@@ -120,6 +127,9 @@ class CompletionPane(Pane):
         suffix = doc.get_text_range(editor.cursor_location, doc.end)
         self.request_no += 1
         number = self.request_no
+        self._stop_generation()
+        self._cancel = cancel = threading.Event()
+        self.streamed = {}
         ws = self.app.workspace
         for side in SIDES:
             if side in models:
@@ -128,21 +138,49 @@ class CompletionPane(Pane):
         def work() -> None:
             for side in SIDES:
                 model_id = models.get(side)
-                if model_id is None or number != self.request_no:
+                if model_id is None or cancel.is_set():
                     continue
+
+                def streamed(piece: str, side: str = side, model_id: str = model_id) -> None:
+                    self.post_message(SuggestionStreamed(number, side, model_id, piece))
+
                 try:
-                    result = entry("evaluating", "complete")(ws, model_id, prefix, suffix, max_tokens=32)
+                    result = entry("evaluating", "complete")(ws, model_id, prefix, suffix, max_tokens=32,
+                                                             on_text=streamed, cancel=cancel)
                 except Exception as exc:
                     result = {"error": one_line(exc)}
                 self.post_message(CompletionReceived(number, side, model_id, result))
 
-        self.run_worker(work, thread=True, group="complete", exclusive=True, exit_on_error=False)
+        self.run_worker(work, thread=True, group="complete", exit_on_error=False)
+
+    def _stop_generation(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self._cancel = None
 
     @staticmethod
     def _label(side: str, model_id: str) -> str:
         return f"{'fine-tuned' if side == 'tuned' else 'base'} {model_id}"
 
+    def _show_suggestion(self, side: str, text: str) -> None:
+        """The side's text box, and the editor's ghost text when it is the leading side (fine-tuned, else base)."""
+        self.query_one(f"#cmp-{side}-text", TextArea).load_text(text)
+        lead = "tuned" if "tuned" in self.models() else "base"
+        if side == lead:
+            self.query_one("#cmp-editor", SuggestingEditor).suggestion = text
+
+    def on_suggestion_streamed(self, message: SuggestionStreamed) -> None:
+        if message.request != self.request_no:  # the text changed since: stale
+            return
+        text = self.streamed.get(message.side, "") + message.piece
+        self.streamed[message.side] = text
+        self.query_one(f"#cmp-{message.side}-head", Static).update(
+            f"{self._label(message.side, message.model_id)} · streaming…")
+        self._show_suggestion(message.side, text)
+
     def on_completion_received(self, message: CompletionReceived) -> None:
+        if message.request != self.request_no:
+            return
         result = message.result
         head = self.query_one(f"#cmp-{message.side}-head", Static)
         if "error" in result:
@@ -151,10 +189,8 @@ class CompletionPane(Pane):
         text = result.get("text", "")
         head.update(f"{self._label(message.side, message.model_id)} · first token "
                     f"{fmt(result.get('ms_first_token'), 0)} ms · total {fmt(result.get('ms_total'), 0)} ms")
-        self.query_one(f"#cmp-{message.side}-text", TextArea).load_text(text)
-        lead = "tuned" if "tuned" in self.models() else "base"
-        if message.side == lead and message.request == self.request_no:
-            self.query_one("#cmp-editor", SuggestingEditor).suggestion = text
+        self.streamed[message.side] = text
+        self._show_suggestion(message.side, text)
 
     def commands(self):
         return [("Suggest now", "ask both models for a completion at the cursor", self.request)]

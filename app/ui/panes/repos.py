@@ -33,7 +33,9 @@ class ReposPane(Pane):
         yield Static("", id="curate-status", classes="status")
 
     def load(self, store) -> list[dict]:
-        return queries.repos_overview(store)
+        ws = self.app.workspace
+        changed_files = entry("repos", "changed_files")
+        return queries.repos_overview(store, changed=lambda row: changed_files(ws, store, row))
 
     def show(self, repos: list[dict]) -> None:
         self.query_one("#repos-empty").display = not repos
