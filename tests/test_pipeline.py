@@ -36,7 +36,8 @@ def tiny_ws(tmp_path_factory, tiny_qwen2):
 
     ws = Workspace.open(tmp_path_factory.mktemp("pipeline") / "ws")
     fork(ws, str(tiny_qwen2), BASE)
-    snap = curate(ws, paths=[str(ROOT / "assets" / "sample-repos" / "agent-hub")], base_id=BASE)
+    snap = curate(ws, paths=[str(ROOT / "assets" / "sample-repos" / "agent-hub")], base_id=BASE, heldout_rate=0.2)
+    assert snap["snippets"] > 0
     return ws, snap["snapshot"]
 
 
