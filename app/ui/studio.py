@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from app.ui.entry import one_line
 from app.ui.messages import (LineageChanged, RepoChanged, SeedFinished, SeedProgressed, WorkFailed,
@@ -78,9 +78,6 @@ class StudioApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="seed-bar"):
-            yield Static("", id="seed-text")
-            yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="seed-progress")
         with TabbedContent(initial="repos", id="panes"):
             for n, (key, label, cls) in enumerate(PANES, 1):
                 with TabPane(f"{n} {label}", id=key):
@@ -219,11 +216,17 @@ class StudioApp(App):
         self.post_message(SeedFinished(result))
 
     def on_seed_progressed(self, message: SeedProgressed) -> None:
-        self.query_one("#seed-text", Static).update(message.text)
-        self.query_one("#seed-bar").display = True
+        if not self.query("#seed-bar"):  # built when seeding starts, not in the first frame
+            from textual.widgets import ProgressBar
+
+            self.mount(Horizontal(Static(message.text, id="seed-text"),
+                                  ProgressBar(total=None, show_eta=False, show_percentage=False, id="seed-progress"),
+                                  id="seed-bar"), after=self.query_one(Header))
+        else:
+            self.query_one("#seed-text", Static).update(message.text)
 
     def on_seed_finished(self, message: SeedFinished) -> None:
-        self.query_one("#seed-bar").display = False
+        self.query("#seed-bar").remove()
         if message.result:
             self.notify(f"demo workspace ready: {message.result.get('base', '')}", timeout=5)
             self.reload_panes()

@@ -172,3 +172,20 @@ def test_a_file_as_the_workspace_is_a_one_line_error(tmp_path, cli):
     out = cli("--workspace", str(path), "tui", timeout=60)
     assert out.returncode == 1 and out.stderr.strip().count("\n") == 0, out.stderr
     assert "it is a file, not a folder" in out.stderr
+
+
+async def test_seed_bar_is_built_when_seeding_starts(workspace):
+    from app.ui.messages import SeedFinished, SeedProgressed
+
+    app = _app(workspace, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not app.query("#seed-bar")  # not part of the first frame
+        app.post_message(SeedProgressed("seeding the demo workspace…"))
+        await pilot.pause()
+        assert app.query_one("#seed-bar").display and app.query_one("#seed-bar").region.height == 1
+        assert str(app.query_one("#seed-text").render()) == "seeding the demo workspace…"
+        app.post_message(SeedFinished({"base": "forkies/x@v1.0.0"}))
+        await settle(pilot)
+        assert not app.query("#seed-bar")
+        assert any("demo workspace ready: forkies/x@v1.0.0" in m for m in notifications(app))
