@@ -5,7 +5,6 @@ says so in one line instead of failing."""
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import Callable
 
 from app.errors import StudioError
@@ -23,11 +22,6 @@ def entry(module: str, function: str) -> Callable:
     if fn is None:
         raise StudioError(f"app.{module} has no {function}() yet")
     return fn
-
-
-def available(module: str) -> bool:
-    """Whether app.<module> is importable (cheap: looks for the module, imports nothing)."""
-    return importlib.util.find_spec(f"app.{module}") is not None
 
 
 def one_line(exc: BaseException) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pilot import notifications, settle, wait_for
 from studio_seed import HARDWARE, NOW
 
-from app.ui.entry import available
 from app.ui.help import HelpScreen
 from app.ui.studio import PANES, StudioApp
 from app.workspace import Workspace
@@ -47,13 +46,16 @@ async def test_add_repo_from_the_pane(workspace, tmp_path):
         app.query_one("#repo-name").value = "myrepo"
         await pilot.click("#repo-add")
         await settle(pilot)
-        if available("repos"):
-            store = workspace.store()
+        store = workspace.store()
+        try:
             assert [r["name"] for r in store.query("SELECT name FROM repos")] == ["myrepo"], notifications(app)
-            assert app.query_one("#repos-table").row_count == 1
-        else:  # before app.repos lands: a one-line toast, nothing written, the studio still running
-            assert any("app.repos is not in this build yet" in m for m in notifications(app)), notifications(app)
-            assert app.is_running
+        finally:
+            store.close()
+        table = app.query_one("#repos-table")
+        assert table.row_count == 1 and str(table.get_row_at(0)[0]) == "myrepo"
+        assert str(table.get_row_at(0)[3]) == "1"  # never curated: its one file counts as changed
+        assert any(f"watching {repo}" in m for m in notifications(app))
+        assert app.query_one("#repo-path").value == ""  # the form is cleared for the next one
 
 
 async def test_bad_repo_path_is_a_toast_not_a_crash(workspace, tmp_path):

@@ -276,7 +276,7 @@ class TrainingPane(Pane):
         if event.get("event") == "step" or ("loss" in event and "step" in event):
             self.post_message(LossLogged(event))
         elif event.get("event") in ("started",) and event.get("total_steps"):
-            self.post_message(LossLogged({**event, "step": 0, "loss": None}))
+            self.post_message(LossLogged({**event, "step": event.get("start_step") or 0, "loss": None}))
 
     def cancel(self) -> None:
         if self.cancel_event is not None:
