@@ -3,7 +3,8 @@
 - tokenization (with tensors and logits): transformers and llama.cpp give the same ids on a probe corpus.
 - tensors: every GGUF tensor dequantized and compared with its source, one at a time, within its type's tolerance.
 - logits (in a child process): F32 within 1e-3 of the logit scale, F16 within 1e-2 and top-1 agreement outside
-  near-ties, BF16 within 3e-2, Q8_0 top-1 agreement >= 95%, KL reported for the K-quants.
+  near-ties, BF16 within 3e-2, Q8_0 top-1 agreement >= 95% outside
+  near-ties (top-2 margin under 0.25% of the logit scale), KL <= 0.05 and no logit off by half the scale, KL reported for the K-quants.
 A failure raises ParityError naming the check.
 """
 from __future__ import annotations
@@ -25,7 +26,12 @@ VERIFY_LEVELS = ("logits", "tensors", "none")
 REL_RMSE = {"Q8_0": 0.01, "Q6_K": 0.03, "Q5_K": 0.06, "Q5_0": 0.06, "Q5_1": 0.06, "Q4_K": 0.12, "Q4_0": 0.15,
             "Q4_1": 0.12, "Q3_K": 0.25, "Q2_K": 0.5, "IQ4_NL": 0.15}
 LOGIT_RULES = {"f32": {"relative_diff": 1e-3, "top1_clear": 1.0}, "f16": {"relative_diff": 1e-2, "top1_clear": 1.0},
-               "bf16": {"relative_diff": 3e-2, "top1_clear": 1.0}, "q8_0": {"top1": 0.95}}
+               "bf16": {"relative_diff": 3e-2, "top1_clear": 1.0},
+               # 8-bit rounding (weights and llama.cpp's q8 activations) flips the argmax wherever the reference's
+               # top two are within a hair: a trained SmolLM2 measured 94.1% raw and 96-98% outside 0.1-logit ties,
+               # KL 0.005, max deviation 11% of the logit scale. Ties are excluded; the KL and deviation bounds are
+               # what catch wrong metadata (a wrong rope base and eps measured 96% of the scale on a tiny Llama).
+               "q8_0": {"relative_diff": 0.5, "top1_untied": 0.95, "kl_mean": 0.05}}
 
 
 def check_tensors(model: HFModel, gguf_path: Path | str, progress: Callable[[dict], None] | None = None,
@@ -107,9 +113,13 @@ def judge(report: dict, out_type: str) -> None:
     if "top1_clear" in rules and logits["top1_agreement_clear"] < rules["top1_clear"]:
         raise ParityError("logits", f"{out_type} top-1 token differs from torch on "
                                     f"{1 - logits['top1_agreement_clear']:.1%} of positions")
-    if "top1" in rules and logits["top1_agreement"] < rules["top1"]:
-        raise ParityError("logits", f"{out_type} top-1 agreement with torch is {logits['top1_agreement']:.1%} "
-                                    f"(needs {rules['top1']:.0%})")
+    if "top1_untied" in rules and logits["top1_agreement_untied"] < rules["top1_untied"]:
+        raise ParityError("logits", f"{out_type} top-1 agreement with torch is {logits['top1_agreement_untied']:.1%} "
+                                    f"outside near-ties (needs {rules['top1_untied']:.0%}; raw "
+                                    f"{logits['top1_agreement']:.1%})")
+    if "kl_mean" in rules and logits["kl_mean"] > rules["kl_mean"]:
+        raise ParityError("logits", f"{out_type} KL divergence from torch is {logits['kl_mean']:.4f} per token "
+                                    f"(allowed {rules['kl_mean']}); wrong metadata or weights")
 
 
 def verify_files(model: HFModel, files: list[tuple[Path | str, str]], level: str, *, adapter_dir: str | None = None,
