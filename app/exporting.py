@@ -15,7 +15,6 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
-from app import ids
 from app.errors import StudioError
 from app.store import now
 from app.workspace import Workspace
@@ -39,16 +38,6 @@ def _types(types: Iterable[str] | str, adapter: bool) -> list[str]:
 
 def _safe(name: str) -> str:
     return name.replace("/", "__").replace("@", "-")
-
-
-def _mem_available() -> int:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 << 30
 
 
 def _resolve(store, source: str, adapter: bool) -> dict:
@@ -175,11 +164,13 @@ def _effective_verify(model, verify: str, progress) -> str:
     """`logits` where the model fits comfortably in memory, else `tensors` (said on progress)."""
     import numpy as np
 
+    from training.memory import available_bytes
+
     if verify != "logits":
         return verify
     params = sum(int(np.prod(t.shape)) for t in model.tensors.values())
     need = params * 4 * 2  # torch's f32 copy in the child, and llama.cpp's f32 (or smaller) copy
-    if need > 0.6 * _mem_available():
+    if need > 0.6 * available_bytes("cpu"):
         if progress is not None:
             progress({"event": "log", "message": "model too large to compare logits comfortably in memory; "
                                                  "verifying tensors instead"})

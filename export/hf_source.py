@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -90,18 +89,12 @@ class HFModel:
 
 
 def _parse_header(path: Path) -> tuple[dict, int]:
+    from training.base_model import safetensors_header
+
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(8)
-            if len(raw) < 8:
-                raise ExportError(f"{path.name} is not a safetensors file (too short)")
-            (length,) = struct.unpack("<Q", raw)
-            if length > 200_000_000:
-                raise ExportError(f"{path.name} is not a safetensors file (header length {length})")
-            header = json.loads(fh.read(length))
+        return safetensors_header(path)
     except (OSError, ValueError) as exc:
         raise ExportError(f"cannot read {path}: {exc}") from None
-    return header, 8 + length
 
 
 def _weight_files(root: Path) -> list[Path]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import struct
-import tempfile
 from pathlib import Path
 
 SUPPORTED_HF = {"qwen2": "Qwen2ForCausalLM", "llama": "LlamaForCausalLM"}
@@ -47,24 +45,29 @@ def _license_from_dir(path: Path) -> str | None:
     return None
 
 
+def safetensors_header(file: Path) -> tuple[dict, int]:
+    """A safetensors file's header (8-byte little-endian length + JSON) and where its data starts; no data read."""
+    with open(file, "rb") as fh:
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise BaseModelError(f"{file.name} is not a safetensors file (too short)")
+        (length,) = struct.unpack("<Q", raw)
+        if length > 200_000_000:
+            raise BaseModelError(f"{file.name} is not a safetensors file (header length {length})")
+        try:
+            return json.loads(fh.read(length)), 8 + length
+        except ValueError:
+            raise BaseModelError(f"{file.name} has a corrupt safetensors header") from None
+
+
 def _safetensors_parameters(path: Path) -> int | None:
-    """Count parameters from the safetensors headers alone (8-byte length + JSON), no tensor data read."""
+    """Count parameters from the safetensors headers alone, no tensor data read."""
     files = sorted(path.glob("*.safetensors"))
     if not files:
         return None
     total = 0
     for file in files:
-        with open(file, "rb") as fh:
-            raw = fh.read(8)
-            if len(raw) < 8:
-                raise BaseModelError(f"{file} is not a safetensors file (too short)")
-            (length,) = struct.unpack("<Q", raw)
-            if length > 100_000_000:
-                raise BaseModelError(f"{file} is not a safetensors file (header length {length})")
-            try:
-                header = json.loads(fh.read(length))
-            except ValueError:
-                raise BaseModelError(f"{file} has a corrupt safetensors header") from None
+        header, _ = safetensors_header(file)
         for name, info in header.items():
             if name == "__metadata__":
                 continue
@@ -181,6 +184,8 @@ def gguf_to_hf(gguf_path: Path | str, out_dir: Path | str) -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    from training.fileio import atomic_dir
+
     gguf_path, out_dir = Path(gguf_path), Path(out_dir)
     folder, name = str(gguf_path.parent), gguf_path.name
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
@@ -195,17 +200,9 @@ def gguf_to_hf(gguf_path: Path | str, out_dir: Path | str) -> Path:
     missing = [m for m in missing if not (m == "lm_head.weight" and config.tie_word_embeddings)]
     if missing or unexpected:
         raise BaseModelError(f"cannot rebuild {name} as a torch model: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         fresh.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

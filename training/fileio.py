@@ -69,3 +69,24 @@ def atomic_write_bytes(target: Path | str, data: bytes) -> str:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
     return sha256_file(target)
+
+
+@contextlib.contextmanager
+def atomic_dir(target: Path | str) -> Iterator[Path]:
+    """Yield a temp folder beside `target`; when the block succeeds it replaces `target` whole, else it is removed.
+
+    A reader sees the old folder or the new one, never a half-written one.
+    """
+    import shutil
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -6,13 +6,11 @@ place, with the base's tokenizer, generation config, chat template and license/n
 """
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
-from training.fileio import sha256_tree
+from training.fileio import atomic_dir, sha256_tree
 
 PROBE_TEXTS = [
     "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n",
@@ -68,9 +66,7 @@ def merge_adapter(base_dir: Path | str, adapter_dir: Path | str, out_dir: Path |
     ids = _probe_ids(base_dir)
     reference = _logits(model, ids)
     merged = model.merge_and_unload(safe_merge=True)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         merged.save_pretrained(str(tmp), safe_serialization=True)
         for name in COPIED:
             src = base_dir / name
@@ -86,12 +82,6 @@ def merge_adapter(base_dir: Path | str, adapter_dir: Path | str, out_dir: Path |
         if not torch.isfinite(got).all() or diff > tol:
             raise MergeError(f"the merged model disagrees with base + adapter on the probe batch "
                              f"(max |logit diff| {diff:.3g} > {tol:.3g}); nothing was recorded")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     result = {"path": str(out_dir), "sha256": sha256_tree(out_dir), "dtype": dtype, "max_abs_diff": diff,
               "tolerance": tol, "probe_tokens": int(ids.numel())}
     emit({"event": "finished", **result})

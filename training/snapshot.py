@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
-from training.fileio import atomic_write_bytes, atomic_write_text, sha256_json
+from training.fileio import atomic_dir, atomic_write_bytes, atomic_write_text, sha256_json
 
 FILES = ("train.jsonl", "heldout.jsonl", "manifest.json")
 
@@ -58,16 +56,8 @@ def write(datasets_dir: Path, train: bytes, heldout: bytes, config: dict, manife
     final = Path(datasets_dir) / snapshot_id(digest)
     if _existing_hash(final) == digest:
         return digest, final, files
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
+    with atomic_dir(final) as tmp:  # replaces a damaged earlier write with the same id
         (tmp / "train.jsonl").write_bytes(train)
         (tmp / "heldout.jsonl").write_bytes(heldout)
         (tmp / "manifest.json").write_text(text, encoding="utf-8")
-        if final.exists():          # a damaged earlier write with the same id: replace it
-            shutil.rmtree(final)
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return digest, final, files

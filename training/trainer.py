@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from typing import Callable
 from training import checkpoint, ddp, memory
 from training.config import TrainConfig
 from training.data import IGNORE, DataError, MicroBatches, load as load_data
-from training.fileio import sha256_file, sha256_tree, size_of
+from training.fileio import atomic_dir, sha256_file, sha256_tree, size_of
 from training.loss import fused_linear_cross_entropy
 
 
@@ -179,16 +177,8 @@ def _memory_bytes(device: str) -> int:
 
 def save_adapter(model, out_dir: Path) -> dict:
     """The final PEFT adapter, written to a temp folder and renamed into place."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"adapter": str(out_dir), "adapter_sha256": sha256_tree(out_dir), "adapter_size_bytes": size_of(out_dir)}
 
 
