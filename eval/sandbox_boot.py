@@ -1,6 +1,9 @@
-"""The sandbox's child side: run as `python -I -S -B sandbox_boot.py CONFIG_JSON` by eval.sandbox, stdlib only.
+"""The sandbox's child side, stdlib only: run by eval.sandbox as one zygote per worker slot,
+`python -I -S -B sandbox_boot.py --zygote CONFIG_JSON`, which does its imports and joins the slot's cgroups once,
+then forks one child per sample (a request on its control socket carries the sample's config and its stdin, stdout,
+stderr and marker fds); `python -I -S -B sandbox_boot.py CONFIG_JSON` runs one sample directly.
 
-It builds the layers it can (namespaces, a tmpfs work dir, rlimits, an unprivileged uid, no_new_privs, Landlock),
+Each sample's process (the zygote's fresh child, or the direct process) starts its own session, then builds the layers it can (namespaces, a tmpfs work dir, rlimits, an unprivileged uid, no_new_privs, Landlock),
 reports which ones are active as one JSON line on the marker fd, runs the program in its own interpreter, and
 only when the program returns normally reads the nonce from stdin and writes `PASS <nonce>` to the marker fd.
 Exiting early (sys.exit(0), os._exit(0)) or raising therefore never counts as a pass. Importing this file does
@@ -81,10 +84,17 @@ def _namespaces(cfg: dict, layers: dict) -> None:
 
 
 def _join_cgroup(cfg: dict, layers: dict) -> None:
+    """Join the slot's cgroups, or (a zygote's child, which inherits them at fork: a migration costs ~15 ms of RCU
+    grace period) check that every one of them lists this process."""
     paths = cfg.get("cgroup_procs") or []
     try:
         for path in paths:
-            _write(path, str(os.getpid()))
+            if cfg.get("cgroup_inherited"):
+                with open(path) as fh:
+                    if str(os.getpid()) not in fh.read().split():
+                        raise OSError(0, f"not in {path}")
+            else:
+                _write(path, str(os.getpid()))
         layers["cgroup"] = bool(paths)
     except OSError as exc:
         layers["cgroup"] = f"unavailable: {exc.strerror}"
@@ -180,10 +190,9 @@ def _run_program(cfg: dict, marker_fd: int) -> int:
     return 0
 
 
-def main() -> None:
-    cfg = json.loads(sys.argv[1])
+def main(cfg: dict) -> None:
     marker_fd = cfg["marker_fd"]
-    layers: dict = {"process_group": True}
+    layers: dict = {"process_group": os.getpgid(0) == os.getpid() == os.getsid(0)}
     _namespaces(cfg, layers)
     _join_cgroup(cfg, layers)
     pid = os.fork()
@@ -215,5 +224,70 @@ def main() -> None:
     os._exit(code)
 
 
+def zygote(zcfg: dict) -> None:
+    """Serve one sample at a time on the control socket (fd zcfg["control_fd"]): a request is the sample's config
+    (JSON) with 4 fds (stdin carrying the nonce, stdout, stderr, marker); the answer is `pid N`, then `exit CODE`
+    (as subprocess reports it: negative for a signal) once the zygote has reaped that child. EOF ends the zygote."""
+    import socket
+
+    control = socket.socket(fileno=zcfg["control_fd"])
+    _join_cgroup(zcfg, {})  # best effort: each child checks its membership and reports it
+    oom_adj = None
+    try:  # never the zygote when a sample sharing its memory cgroup runs out of memory (its child resets this)
+        with open("/proc/self/oom_score_adj", "r+") as fh:
+            oom_adj = fh.read().strip()
+            fh.seek(0)
+            fh.write("-1000")
+    except OSError:
+        oom_adj = None
+    control.sendall(b"ready")
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)
+        except OSError:
+            return
+        if not data:
+            return
+        cfg = json.loads(data)
+        if len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            control.sendall(b"error bad request")
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                for target, fd in enumerate(fds):
+                    os.dup2(fd, target)
+                for name in os.listdir("/proc/self/fd"):  # the control socket and anything else inherited
+                    if int(name) > 3:
+                        try:
+                            os.close(int(name))
+                        except OSError:
+                            pass
+                if oom_adj is not None:
+                    with open("/proc/self/oom_score_adj", "w") as fh:
+                        fh.write(oom_adj)
+                os.chdir(cfg.pop("cwd"))
+                sys.argv = [sys.argv[0], data.decode()]
+                cfg["marker_fd"] = 3
+                cfg["cgroup_inherited"] = True
+            except BaseException:  # noqa: BLE001
+                traceback.print_exc()
+                sys.stderr.flush()
+                os._exit(3)
+            main(cfg)
+            os._exit(3)
+        for fd in fds:
+            os.close(fd)
+        control.sendall(f"pid {pid}".encode())
+        _, status = os.waitpid(pid, 0)
+        control.sendall(f"exit {os.waitstatus_to_exitcode(status)}".encode())
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "--zygote":
+        zygote(json.loads(sys.argv[2]))
+    else:
+        main(json.loads(sys.argv[1]))

@@ -115,3 +115,13 @@ def test_cancel_stops_the_remaining_samples(problems):
 
     out = check_completions(rows, problems, workers=1, progress=progress, cancel=cancel)
     assert out["cancelled"] and 1 <= out["samples"] < 6
+
+
+def test_a_dead_zygote_is_replaced():
+    from eval.sandbox import Sandbox
+
+    with Sandbox(workers=1) as sandbox:
+        assert sandbox.run("x = 1\n").passed
+        os.kill(sandbox._zygotes[0].pid, 9)
+        result = sandbox.run("x = 1\n")
+        assert result.passed and result.layers["pid_namespace"] is True, result
