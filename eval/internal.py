@@ -4,13 +4,13 @@ Levenshtein), per category and overall. FIM samples are re-laid in the evaluated
 plain prefix when it has none), so a base and a candidate with different tokenizers see the same task."""
 from __future__ import annotations
 
-import json
 import threading
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
 from eval.prompts import completion_prompt, completion_stops
+from training.fileio import JsonLinesError, iter_jsonl
 from training.fim import FORMATS
 
 METRICS = ("exact_match_line", "exact_match", "edit_similarity", "score")
@@ -25,20 +25,16 @@ def read_heldout(path: Path | str, limit: int | None = None) -> list[dict]:
     if not path.is_file():
         raise InternalBenchmarkError(f"{path} does not exist (the snapshot has no held-out split)")
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                raise InternalBenchmarkError(f"{path}:{number} is not valid JSON") from None
+    try:
+        for number, row in iter_jsonl(path):
             if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) \
                     or not isinstance(row.get("completion"), str):
                 raise InternalBenchmarkError(f"{path}:{number} needs string prompt and completion fields")
             rows.append(row)
             if limit is not None and len(rows) >= limit:
                 break
+    except JsonLinesError as exc:
+        raise InternalBenchmarkError(f"{path}: {exc}") from None
     if not rows:
         raise InternalBenchmarkError(f"{path} holds no held-out samples")
     return rows

@@ -17,7 +17,7 @@ import numpy as np
 from export import tensor_names as tn
 from export.errors import ExportError
 from export.hf_source import HFModel, index_file, read_tensor
-from export.writer import Cancelled, ExportMeta, add_general, check_disk, is_disk_full
+from export.writer import Cancelled, ExportMeta, add_general, check_disk, writing
 
 ADAPTER_TYPES = ("f32", "f16")
 
@@ -121,10 +121,7 @@ def write_adapter(base: HFModel, adapter_dir: Path | str, out_path: Path | str, 
                                tn.encoded_nbytes(pair["A"].shape, qtype), raw_dtype=qtype)
         writer.add_tensor_info(f"{target}.lora_b", pair["B"].shape, np.dtype(np.float32),
                                tn.encoded_nbytes(pair["B"].shape, qtype), raw_dtype=qtype)
-    try:
-        writer.write_header_to_file(path=out_path)
-        writer.write_kv_data_to_file()
-        writer.write_ti_data_to_file()
+    with writing(writer, out_path):
         for i, (module, target, pair, fold) in enumerate(items):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("export cancelled")
@@ -141,13 +138,6 @@ def write_adapter(base: HFModel, adapter_dir: Path | str, out_path: Path | str, 
             if progress is not None:
                 progress({"event": "tensor", "index": i + 1, "count": len(items), "name": target,
                           "message": f"[{i + 1}/{len(items)}] {target}.lora_a/.lora_b"})
-        writer.flush()
-    except OSError as exc:
-        if is_disk_full(exc):
-            raise ExportError(f"disk full while writing {out_path.name} ({exc.strerror or exc})") from None
-        raise ExportError(f"cannot write {out_path}: {exc.strerror or exc}") from None
-    finally:
-        writer.close()
     return {"tensors": 2 * len(items), "modules": len(items), "lora_alpha": alpha,
             "rank": int(items[0][2]["A"].shape[0])}
 

@@ -5,13 +5,14 @@ Types written here: f32, f16, bf16, q8_0 (the K-quants start from one of these: 
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -32,6 +33,26 @@ class Cancelled(ExportError):
 def is_disk_full(exc: OSError) -> bool:
     """ENOSPC/EFBIG/EDQUOT, or numpy's short write ("N requested and M written"), which has no errno."""
     return exc.errno in DISK_ERRNOS or (exc.errno is None and "requested and" in str(exc))
+
+
+@contextlib.contextmanager
+def writing(writer, out_path: Path) -> Iterator[None]:
+    """Write the header, metadata and tensor infos; the block writes the tensor data; then flush and close.
+
+    An OSError becomes a one-line ExportError that names a full disk as such.
+    """
+    try:
+        writer.write_header_to_file(path=out_path)
+        writer.write_kv_data_to_file()
+        writer.write_ti_data_to_file()
+        yield
+        writer.flush()
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise ExportError(f"disk full while writing {out_path.name} ({exc.strerror or exc})") from None
+        raise ExportError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+    finally:
+        writer.close()
 
 
 @dataclass
@@ -226,10 +247,7 @@ def write_gguf(model: HFModel, vocab: Vocab, out_path: Path | str, out_type: str
     for item in items:
         writer.add_tensor_info(item.gguf_name, item.shape, np.dtype(np.float32), item.nbytes, raw_dtype=item.qtype)
     counts: dict[str, int] = {}
-    try:
-        writer.write_header_to_file(path=out_path)
-        writer.write_kv_data_to_file()
-        writer.write_ti_data_to_file()
+    with writing(writer, out_path):
         done = 0
         for i, item in enumerate(items):
             if cancel is not None and cancel.is_set():
@@ -241,11 +259,4 @@ def write_gguf(model: HFModel, vocab: Vocab, out_path: Path | str, out_type: str
                 progress({"event": "tensor", "index": i + 1, "count": len(items), "name": item.gguf_name,
                           "type": item.qtype.name, "bytes_done": done, "bytes_total": total,
                           "message": f"[{i + 1}/{len(items)}] {item.gguf_name} {item.qtype.name}"})
-        writer.flush()
-    except OSError as exc:
-        if is_disk_full(exc):
-            raise ExportError(f"disk full while writing {out_path.name} ({exc.strerror or exc})") from None
-        raise ExportError(f"cannot write {out_path}: {exc.strerror or exc}") from None
-    finally:
-        writer.close()
     return {"tensors": len(items), "tensor_types": counts, "tensor_bytes": total}

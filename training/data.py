@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.fileio import JsonLinesError, iter_jsonl
+
 IGNORE = -100
 
 
@@ -42,19 +44,15 @@ def read_samples(path: Path | str) -> list[dict]:
     if not path.is_file():
         raise DataError(f"{path} does not exist")
     samples = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise DataError(f"{path.name} line {number} is not JSON ({exc})") from None
+    try:
+        for number, row in iter_jsonl(path):
             if not isinstance(row, dict) or row.get("kind") not in ("completion", "fim"):
                 raise DataError(f"{path.name} line {number}: kind must be 'completion' or 'fim'")
             if not isinstance(row.get("prompt"), str) or not isinstance(row.get("completion"), str):
                 raise DataError(f"{path.name} line {number}: prompt and completion must be strings")
             samples.append(row)
+    except JsonLinesError as exc:
+        raise DataError(str(exc)) from None
     if not samples:
         raise DataError(f"the snapshot has no training samples ({path} is empty)")
     return samples

@@ -90,3 +90,20 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+class JsonLinesError(ValueError):
+    """A line of a JSON-lines file that is not JSON (the message names the file and line)."""
+
+
+def iter_jsonl(path: Path | str) -> Iterator[tuple[int, object]]:
+    """(line number, value) for each non-blank line of a JSON-lines file; JsonLinesError names a line that is not JSON."""
+    path = Path(path)
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except ValueError as exc:
+                raise JsonLinesError(f"{path.name} line {number} is not JSON ({exc})") from None
