@@ -6,7 +6,6 @@ from that (rsLoRA, per-module rank or alpha patterns) the difference is folded i
 """
 from __future__ import annotations
 
-import json
 import math
 import threading
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from export import tensor_names as tn
-from export.errors import ExportError
+from export.errors import ExportError, read_json
 from export.hf_source import HFModel, index_file, read_tensor
 from export.writer import Cancelled, ExportMeta, add_general, check_disk, writing
 
@@ -27,10 +26,7 @@ def read_adapter_config(adapter_dir: Path | str) -> dict:
     path = adapter_dir / "adapter_config.json"
     if not path.is_file():
         raise ExportError(f"{adapter_dir} has no adapter_config.json: not a PEFT adapter directory")
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read {path}: {exc}") from None
+    cfg = read_json(path)
     if cfg.get("peft_type", "LORA") != "LORA":
         raise ExportError(f"unsupported PEFT type {cfg.get('peft_type')!r}: only LoRA adapters export to GGUF")
     if cfg.get("use_dora"):

@@ -8,6 +8,17 @@ class ExportError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
+def read_json(path) -> dict:
+    """A JSON file of the source (config, tokenizer, adapter config); unreadable or malformed is an ExportError."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"cannot read {path}: {exc}") from None
+
+
 class ParityError(ExportError):
     """A written file that does not match its source; `check` names the failing check."""
 

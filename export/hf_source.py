@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from export.errors import ExportError
+from export.errors import ExportError, read_json
 
 ARCHITECTURES = {"qwen2": "qwen2", "llama": "llama"}  # HF model_type -> GGUF general.architecture
 _DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16, "F64": np.float64}
@@ -144,10 +144,7 @@ def open_model(root: Path | str) -> HFModel:
     cfg_path = root / "config.json"
     if not cfg_path.is_file():
         raise ExportError(f"{root} has no config.json: not a Hugging Face model directory")
-    try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read {cfg_path}: {exc}") from None
+    config = read_json(cfg_path)
     if "text_config" in config:
         config = {**config, **config["text_config"]}
     model_type = config.get("model_type")

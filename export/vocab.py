@@ -6,11 +6,10 @@ and an unknown layout is refused instead of silently tokenizing differently in l
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from export.errors import ExportError
+from export.errors import ExportError, read_json
 from training import fim
 
 QWEN2_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -33,13 +32,6 @@ class Vocab:
     add_bos: bool = False
     add_eos: bool = False
     chat_template: str | None = None
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read {path}: {exc}") from None
 
 
 def _steps(pre: dict | None) -> list[dict]:
@@ -127,13 +119,13 @@ def load_vocab(root: Path | str, embedding_rows: int) -> Vocab:
         extra = " (only a sentencepiece tokenizer.model; export needs a byte-level BPE tokenizer.json)" \
             if (root / "tokenizer.model").is_file() else ""
         raise ExportError(f"{root} has no tokenizer.json{extra}: the tokenizer files are required to export")
-    tokenizer = _read_json(path)
+    tokenizer = read_json(path)
     model = tokenizer.get("model") or {}
     if model.get("type") != "BPE":
         raise ExportError(f"unsupported tokenizer model {model.get('type')!r}: export writes byte-level BPE (gpt2)")
     pre = detect_pre(tokenizer)
-    tok_cfg = _read_json(root / "tokenizer_config.json") if (root / "tokenizer_config.json").is_file() else {}
-    cfg = _read_json(root / "config.json") if (root / "config.json").is_file() else {}
+    tok_cfg = read_json(root / "tokenizer_config.json") if (root / "tokenizer_config.json").is_file() else {}
+    cfg = read_json(root / "config.json") if (root / "config.json").is_file() else {}
 
     by_id: dict[int, str] = {int(i): t for t, i in model.get("vocab", {}).items()}
     added = {int(a["id"]): a for a in tokenizer.get("added_tokens", [])}
