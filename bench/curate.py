@@ -62,7 +62,7 @@ def anchor(corpus: Path, n: int) -> dict:
     from detect_secrets.core.scan import scan_file
     from detect_secrets.settings import default_settings
 
-    from training import secrets
+    from training.curation import secrets
 
     files = sorted(corpus.rglob("*.py"))[:: max(1, len(sorted(corpus.rglob("*.py"))) // n)][:n]
     with default_settings():

@@ -232,7 +232,7 @@ def test_signatures_and_bands_match_datasketch():
     from datasketch import MinHash
     from datasketch.lsh import _optimal_param
 
-    from training import dedup
+    from training.curation import dedup
 
     for text in ("def f(x):\n    return x\n", "a\nb\nc\n" * 3 + "def g():\n  pass\n", ""):
         reference = MinHash(num_perm=dedup.NUM_PERM, seed=dedup.SEED, scheme="affine32", hashfunc=int)
@@ -247,7 +247,7 @@ def test_signatures_and_bands_match_datasketch():
 @pytest.mark.parametrize("start", ["fork", "spawn"])
 def test_worker_processes_give_the_same_snapshot(tmp_path, tiny_qwen2, monkeypatch, start):
     """Large runs go to worker processes (forked from a warmed parent, or spawned when threads are running)."""
-    from training import curate as engine
+    from training.curation import curate as engine
 
     root = _repo(tmp_path)
     for i in range(6):
@@ -292,7 +292,7 @@ def test_exclusions_leave_files_out_and_are_recorded(ws, tmp_path):
 
 def test_remove_repo_forgets_its_cache_rows(ws, tmp_path):
     from app.repos import cache_path, remove_repo
-    from training.file_cache import FileCache, source_key
+    from training.curation.file_cache import FileCache, source_key
 
     root = _repo(tmp_path)
     add_repo(ws, root, "shop")

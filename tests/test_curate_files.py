@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from training import files
+from training.curation import files
 
 
 def _write(root, rel, content="x = 1\n", mode="w"):

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from training import fim, snippets
-from training.samples import SampleConfig, apply_limits, unit_samples
+from training import fim
+from training.curation import snippets
+from training.curation.samples import SampleConfig, apply_limits, unit_samples
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "curation" / "repo"
 

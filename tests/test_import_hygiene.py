@@ -10,7 +10,11 @@ def _engine_submodules(package: str) -> list[str]:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent / package
-    return [f"{package}.{p.stem}" for p in sorted(root.glob("*.py")) if p.stem != "__init__"]
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        out.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return out
 
 
 @pytest.mark.parametrize("package", ENGINE_MODULES)

@@ -15,7 +15,7 @@ def _source_files():
 
 
 def test_sample_repos_cover_the_benchmark_categories():
-    from training import snippets, split
+    from training.curation import snippets, split
 
     rules = split.load_rules(ROOT / "assets" / "categories.toml")
     counts: Counter = Counter()
@@ -39,7 +39,7 @@ def test_sample_repos_cover_the_benchmark_categories():
 
 
 def test_sample_repos_hold_no_secrets():
-    from training import secrets
+    from training.curation import secrets
 
     for path in _source_files():
         result = secrets.scan(path.read_text(encoding="utf-8"), path.name)

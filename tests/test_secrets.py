@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from training import secrets as scanner
+from training.curation import secrets as scanner
 
 RNG = random.SystemRandom()
 ALNUM = string.ascii_letters + string.digits
@@ -156,7 +156,7 @@ def test_planted_secrets_never_written(tmp_path, ws_root, tiny_qwen2, cli):
 
 
 def test_redact_policy_keeps_units_with_placeholders(tmp_path, tiny_qwen2):
-    from training.curate import CurateConfig, Source, build
+    from training.curation.curate import CurateConfig, Source, build
 
     repo = tmp_path / "repo"
     items, _, values = plant_repo(repo)

@@ -12,7 +12,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from training.fim import FORMATS, FimFormat
-from training.snippets import SPECS, ParsedFile, Unit
+from training.curation.snippets import SPECS, ParsedFile, Unit
 
 
 @dataclass(frozen=True)

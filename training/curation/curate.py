@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from training import dedup, files, secrets, snapshot, snippets, split
-from training.file_cache import FileCache, FileResult, source_key
+from training.curation import dedup, files, secrets, snapshot, snippets, split
+from training.curation.file_cache import FileCache, FileResult, source_key
 from training.fileio import sha256_file, sha256_json
-from training.samples import SampleConfig, apply_limits, unit_samples
+from training.curation.samples import SampleConfig, apply_limits, unit_samples
 
 ENGINE_VERSION = 1      # bump when processing changes meaning, so cached results are recomputed
 PARALLEL_MIN_FILES = 200
@@ -216,7 +216,7 @@ def _pool_context(cfg: CurateConfig, tasks):
 
     if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
-    from training.samples import warm_counter
+    from training.curation.samples import warm_counter
 
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _init_worker(cfg)
