@@ -1,7 +1,11 @@
 """The held-out split (by file, never by snippet) and the categories of held-out snippets.
 
-A file is held out when a seeded hash of its repo and path falls under the rate, so the decision depends on the
-file alone: adding or changing other files never moves it across the split (and per-file caching stays valid).
+Every file gets a seeded hash of its repo and path in [0, 1). The files under the rate are held out, so that part
+of the decision depends on the file alone: adding or changing other files never moves it across the split. So
+that a benchmark can decide anything, the held-out set then grows, in the same hash order, with the next files until
+it holds `min_samples` samples (default 200; each file added moves only that file), capped at `max_share` of all
+samples so that most of the code is still trained on. A category of fewer than MIN_CATEGORY_SAMPLES held-out
+samples is reported as indicative only.
 Categories come from rules on paths, names, languages, unit kinds and signatures (assets/categories.toml, or the
 workspace's own categories.toml); the first matching rule wins; unmatched snippets count only in "overall".
 """
@@ -15,11 +19,49 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def is_heldout(repo: str, path: str, rate: float, seed: int) -> bool:
-    if rate <= 0:
-        return False
+DEFAULT_RATE = 0.10          # share of files held out at least
+DEFAULT_MIN_SAMPLES = 200    # held-out samples the split grows to (a paired 95% interval needs about this many)
+DEFAULT_MAX_SHARE = 0.25     # ... but never more than this share of all samples
+MIN_CATEGORY_SAMPLES = 20    # fewer held-out samples in a category: indicative only
+
+
+def heldout_score(repo: str, path: str, seed: int) -> float:
+    """The file's place in the held-out order, in [0, 1): a seeded hash of its repo and path."""
     digest = hashlib.sha256(f"{seed}\0{repo}\0{path}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2 ** 64 < rate
+    return int.from_bytes(digest[:8], "big") / 2 ** 64
+
+
+def is_heldout(repo: str, path: str, rate: float, seed: int) -> bool:
+    return rate > 0 and heldout_score(repo, path, seed) < rate
+
+
+def choose_heldout(files: list[tuple[float, int]], rate: float, min_samples: int = DEFAULT_MIN_SAMPLES,
+                   max_share: float = DEFAULT_MAX_SHARE) -> list[bool]:
+    """Which files are held out, given (heldout_score, samples) per file: every file under the rate, then the next
+    ones in score order while the held-out samples are fewer than min_samples, as long as adding the file keeps
+    them within max_share of all samples. A rate of 0 holds nothing out."""
+    held = [rate > 0 and score < rate for score, _ in files]
+    if rate <= 0:
+        return held
+    total = sum(n for _, n in files)
+    have = sum(n for (_, n), h in zip(files, held) if h)
+    cap = max_share * total
+    for i in sorted((i for i, h in enumerate(held) if not h), key=lambda i: files[i][0]):
+        if have >= min_samples:
+            break
+        n = files[i][1]
+        if n == 0:
+            continue
+        if have + n > cap:
+            break
+        held[i] = True
+        have += n
+    return held
+
+
+def indicative(categories: dict[str, int]) -> list[str]:
+    """The held-out categories with too few samples to be more than indicative ("overall" is not a category)."""
+    return sorted(c for c, n in categories.items() if c != "overall" and n < MIN_CATEGORY_SAMPLES)
 
 
 @dataclass(frozen=True)
