@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from app import checklists, model_card
+from app import checklists, intervals, model_card
 from app import evidence as ev
 from app.errors import StudioError
+from app.ids import folder_name
 from app.lineage import graph, render_tree
 from app.store import Store
 from app.workspace import Workspace
@@ -60,7 +61,7 @@ class _Card:
     def __init__(self, ws: Workspace, store: Store, model_id: str, now: _dt.datetime | None):
         self.ws, self.store, self.root = ws, store, ws.root
         self.model = store.require_model(model_id)
-        self.now = now or ev.utcnow()
+        self.now = now or store.clock()
         self.ids = ev.evidence_ids(store, self.model)
         self.base = ev.base_model(store, self.model)
         self.run = ev.training_run(store, self.ids) if self.model["stage"] != "forkies" else None
@@ -149,12 +150,25 @@ class _Card:
         subject = checklists.Subject(self.ws, self.store, self.model, self.now)
         passed, text = checklists.CHECKS["secret-scan"](subject, {})
         out += ["", "### Secret scan", "", f"{'clean' if passed else 'NOT clean'}: {text}"]
-        findings = stats.get("secret_findings") or []
-        if findings:  # where and what kind, never the value (curation stores none)
+        findings = [{k: f.get(k) for k in ("repo", "path", "line", "kind", "fingerprint", "false_positive")
+                     if k in f} for f in stats.get("secret_findings") or []]
+        if findings:  # where and what kind, never the value (curation stores none) nor its masked shape
             out += ["", *_table(findings[:50], self.root)]
             out += [f"... and {len(findings) - 50} more"] if len(findings) > 50 else []
+        out += ["", "### Secret false positives", "", *self._false_positives(config)]
         out += ["", "### Classification", "", _v(stats.get("classification") or config.get("classification"))]
         return out
+
+    def _false_positives(self, config: dict) -> list[str]:
+        """The reviewers' marks this snapshot applied (by fingerprint), with who marked them and why."""
+        fps = config.get("secret_false_positives") or []
+        if not fps:
+            return ["none marked"]
+        marks = {r["fingerprint"]: r for r in self.store.query("SELECT * FROM secret_marks")}
+        rows = [{"fingerprint": fp, **({k: marks[fp][k] for k in ("kind", "repo", "path", "line", "by", "created",
+                                                                    "note")} if fp in marks else
+                                       {"by": "mark since removed"})} for fp in fps]
+        return _table(rows, self.root)
 
     @staticmethod
     def _languages(langs) -> list[str]:
@@ -199,11 +213,7 @@ class _Card:
             if not suite["rows"]:
                 out += ["not measured", ""]
                 continue
-            out += [f"| metric | {base_id} | {self.model['id']} | delta |", "|---|---|---|---|"]
-            for r in suite["rows"]:
-                name = r["metric"] + (f" [{r['category']}]" if r["category"] else "")
-                out.append(f"| {name} | {'not measured' if r['base'] is None else format(r['base'], '.4g')} | "
-                           f"{r['value']:.4g} | {'–' if r['delta'] is None else format(r['delta'], '+.4g')} |")
+            out += intervals.markdown_table(suite["rows"], "metric", base_id, self.model["id"])
             first = suite["rows"][0]
             art = first["artifact"]
             on = f"{art['kind']} {art['quant_type'] or ''} {self.p(art['path'])}".replace("  ", " ") if art else NOT_RECORDED
@@ -227,18 +237,17 @@ class _Card:
         return out
 
     def next_steps(self) -> list[str]:
-        from app.promotion import NEXT_STAGE, evaluate
 
         m = self.model
         if m["stage"] == "forkies":
             return [f"Train a LoRA on this base: `blackroad-studio train --base {m['id']} --snapshot SNAPSHOT "
                     "--id research/OWNER/NAME`."]
-        if m["stage"] not in NEXT_STAGE:
+        if m["stage"] not in checklists.NEXT_STAGE:
             return ["Production is the last stage: nothing to promote. Re-check the artifacts with "
                     f"`blackroad-studio checklist {m['id']} --to production`."]
-        to = NEXT_STAGE[m["stage"]]
+        to = checklists.NEXT_STAGE[m["stage"]]
         try:
-            result = evaluate(self.ws, self.store, m["id"], to, self.now)
+            result = checklists.evaluate(self.ws, self.store, m["id"], to, self.now)
         except StudioError as exc:
             return [f"The checklist to {to} cannot be evaluated: {exc}"]
         out = [f"Checklist to {to} ({', '.join(self._source(s) for s in result['checklist'])}):", "",
@@ -341,8 +350,7 @@ def write_cards(ws: Workspace, model_id: str, now: _dt.datetime | None = None) -
                         files.append(_write_card(store, model_id, model_card.modelfile_path(art), "modelfile",
                                                  model_card.modelfile(store, model, art)))
             text = render(ws, store, model_id, now)
-            safe = model_id.replace("/", "__").replace("@", "_")
-            for target in [ws.dir("models") / safe / "LINEAGE.md", *(f / "LINEAGE.md" for f in folders)]:
+            for target in [ws.dir("models") / folder_name(model_id) / "LINEAGE.md", *(f / "LINEAGE.md" for f in folders)]:
                 files.append(_write_card(store, model_id, target, "lineage-card", text))
         except OSError as exc:
             raise StudioError(f"cannot write the cards of {model_id}: {exc.strerror or exc}") from None

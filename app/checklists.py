@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import Callable
 
 from app import evidence as ev
+from app import intervals
 from app.errors import StudioError
 from app.store import Store
+from eval import stats
+from eval.suites import lower_is_better
 from app.workspace import Workspace
 
+NEXT_STAGE = {"research": "internal", "internal": "production"}
 STAGES_WITH_CHECKLISTS = ("internal", "production")
 _COMMON = {"name", "check", "description"}
 _COMPARISONS = {"at_least": (operator.ge, "≥"), "at_most": (operator.le, "≤"),
@@ -154,8 +158,27 @@ def _metric(s: Subject, item: dict) -> tuple[bool, str]:
     if item.get("on") and (art is None or art["kind"] != item["on"]):
         what = art["kind"] if art is not None else "no recorded artifact"
         return False, f"{statement} was measured on {what}, not on a {item['on']} artifact ({where})"
+    info = intervals.describe(s.store, row)
     passed = bool(op(row["value"], item[key]))
-    return passed, f"{statement} {sym if passed else 'not ' + sym} {num(item[key])} ({where})"
+    notes = []
+    if stats.straddles(info["ci95"], item[key]):
+        notes.append(f"the 95% interval straddles {num(item[key])}: the data cannot tell which side it is on")
+    return passed, (f"{statement} {sym if passed else 'not ' + sym} {num(item[key])} ({where}); {_interval(info)}"
+                    + _notes(notes, info))
+
+
+def _interval(info: dict) -> str:
+    """"95% CI [lo, hi], n=N" of a number, or why there is none."""
+    if info.get("ci95") is None:
+        return "no interval (per-sample scores not recorded)"
+    return f"95% CI {intervals.fmt_ci(info['ci95'], '.4g')}, n={info['n']}"
+
+
+def _notes(notes: list[str], info: dict) -> str:
+    notes = notes + [w for w in (info.get("warning"),) if w]
+    notes += ["indicative only: a category of fewer than "
+              f"{stats.MIN_CATEGORY_SAMPLES} samples"] if info.get("indicative") else []
+    return "".join(f"; {n}" for n in notes)
 
 
 def _no_regression(s: Subject, item: dict) -> tuple[bool, str]:
@@ -168,11 +191,20 @@ def _no_regression(s: Subject, item: dict) -> tuple[bool, str]:
         return False, (f"not measured: no {_label(item)} of {baseline} with the same settings "
                        f"({row['settings_hash'][:12]}); run eval with --baseline {baseline}")
     cand, base = row["value"], base_row["value"]
-    worse = (cand - base) if ev.lower_is_better(item["metric"]) else (base - cand)
-    passed = worse <= item["margin"]
+    worse = (cand - base) if lower_is_better(item["metric"]) else (base - cand)
+    info = intervals.describe(s.store, row, base_row)
+    if info.get("significant") is None:  # rows without per-sample scores: only the point values to go on
+        passed = worse <= item["margin"]
+        verdict = "no paired interval (per-sample scores not recorded): judged on the point values"
+    else:  # fails only on a regression that is both significant and beyond the margin
+        regressed = info["significant"] and info["better"] is False
+        passed = not (regressed and worse > item["margin"])
+        verdict = ("significantly worse" + ("" if not passed else ", within the margin") if regressed else
+                   "significantly better" if info["significant"] else "within noise")
+        verdict = f"95% CI {intervals.fmt_ci(info['delta_ci95'], '+.4g')}, n={info['paired_n']}, {verdict}"
     return passed, (f"{item['metric']} {num(cand)} vs {num(base)} for {base_row['model_id']} "
-                    f"(delta {cand - base:+.4g}, margin {num(item['margin'])}, same settings "
-                    f"{row['settings_hash'][:12]})")
+                    f"(delta {cand - base:+.4g}, {verdict}; margin {num(item['margin'])}, same settings "
+                    f"{row['settings_hash'][:12]})" + _notes([], info))
 
 
 def _secret_scan(s: Subject, item: dict) -> tuple[bool, str]:
@@ -270,3 +302,21 @@ def run_item(s: Subject, item: dict) -> dict:
     passed, evidence = CHECKS[item["check"]](s, item)
     return {"name": item["name"], "passed": bool(passed), "evidence": evidence, "check": item["check"],
             "description": item.get("description", "")}
+
+
+# -- a model's checklist ------------------------------------------------------------------------------------------
+def evaluate(ws: Workspace, store: Store, model_id: str, to_stage: str, now: _dt.datetime | None = None) -> dict:
+    """The checklist to `to_stage` for a model, every item run against the store (an open one)."""
+    model = store.require_model(model_id)
+    spec = load(ws, to_stage)
+    subject = Subject(ws, store, model, now or store.clock())
+    stage_ok = model["stage"] in spec["from_stages"]
+    items = [{"name": "from-stage", "passed": stage_ok, "check": "stage",
+              "description": f"promotion to {to_stage} starts from {' or '.join(spec['from_stages'])}",
+              "evidence": f"{model['id']} is in stage {model['stage']}"
+                          + ("" if stage_ok else f"; promote from {' or '.join(spec['from_stages'])} only")}]
+    items += [run_item(subject, item) for item in spec["items"]]
+    failing = [i["name"] for i in items if not i["passed"]]
+    return {"id": model_id, "to": to_stage, "stage": model["stage"], "items": items, "ready": not failing,
+            "failing": failing, "checklist": spec["sources"],
+            "command": f"blackroad-studio promote {model_id} --to {to_stage} --name {model['name']}"}

@@ -9,7 +9,6 @@ from typing import Callable
 from app.errors import StudioError
 from app.forks import DEMO_BASE_ID
 from app.repos import cache_path, git_head, require_repo
-from app.store import now
 from app.workspace import Workspace
 
 DEFAULT_CATEGORIES = Path(__file__).resolve().parent.parent / "assets" / "categories.toml"
@@ -92,15 +91,18 @@ def _sources(store, repos, paths) -> tuple[list, list[dict], list[str]]:
 
 def curate(ws: Workspace, repos=(), paths=(), out=None, base_id=None,
            progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None,
-           heldout_rate: float = 0.05, fim_rate: float = 0.5, seed: int = 42, exclude=()) -> dict:
-    """Build a dataset snapshot and record it; returns the `curate --json` dict.
+           heldout_rate: float = 0.10, fim_rate: float = 0.5, seed: int = 42, exclude=(),
+           heldout_min_samples: int = 200) -> dict:
+    """Build a dataset snapshot and record it; returns the `curate --json` dict. The held-out split holds the
+    files under `heldout_rate`, grown to `heldout_min_samples` samples (capped; training/curation/split.py).
 
     exclude: gitignore-style patterns (relative to each repo) to leave out of this snapshot."""
+    from app.secret_marks import marked_fingerprints
     from training.curation import curate as engine
     from training.curation.samples import SampleConfig
 
-    started = now()
     store = ws.store()
+    started = store.now()
     try:
         base = resolve_base(store, base_id)
         tok_dir = tokenizer_dir(base)
@@ -115,8 +117,9 @@ def curate(ws: Workspace, repos=(), paths=(), out=None, base_id=None,
             marked[name] = {r["relpath"] for r in store.query("SELECT relpath FROM repo_changes WHERE repo = ?", [name])}
         cfg = engine.CurateConfig(
             tokenizer_dir=tok_dir, base_id=base["id"], heldout_rate=heldout_rate, seed=seed,
+            heldout_min_samples=heldout_min_samples,
             samples=SampleConfig(fim_format=fim_format_for(tok_dir), fim_rate=fim_rate, seed=seed),
-            categories=category_rules(ws))
+            categories=category_rules(ws), false_positives=marked_fingerprints(store))
         try:
             result = engine.build(sources, cfg, cache_path(ws), ws.dir("datasets"), Path(out) if out else None,
                                   marked, progress, cancel, exclude=tuple(exclude))

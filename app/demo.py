@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from app.errors import StudioError
+from app.ids import folder_name
 from app.workspace import Workspace
 
 DEFAULT_MAX_STEPS = 4
@@ -112,8 +113,7 @@ def run_demo(ws: Workspace, max_steps: int = DEFAULT_MAX_STEPS, progress: Callab
     for step in pipe["steps"]:
         timings[step["name"]] = step["seconds"]
     timings["total"] = round(time.monotonic() - t_all, 2)
-    safe = model_id.replace("/", "__")
-    card = ws.dir("models") / safe / "LINEAGE.md"
+    card = ws.dir("models") / folder_name(model_id) / "LINEAGE.md"
     return {
         "workspace": str(ws.root), "base": seeded.get("base", DEMO_BASE_ID), "repos": names,
         "snapshot": curated["snapshot"], "snapshot_path": curated.get("output"),

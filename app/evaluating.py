@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
 from app.errors import StudioError
-from app.store import Store, now
+from app.store import Store
 from app.workspace import Workspace
+from eval.suites import SUITES
+from training.cancel import Cancelled, check
 from training.fileio import atomic_path, sha256_file, sha256_json
 
-SUITES = ("humaneval", "internal", "latency")
 Progress = Callable[[dict], None] | None
 SAMPLE_REPOS = Path(__file__).resolve().parent.parent / "assets" / "sample-repos"
 LATENCY_CONTEXTS = 20
 CODE_SUFFIXES = (".py", ".ts", ".tsx", ".js", ".go", ".rs", ".java", ".c", ".cpp", ".cs", ".rb")
+HELD_OUT_SUITES = ("internal", "general")  # held-out code (the team's; the shipped general set), base scored beside
+EVAL_SUITES = tuple(dict.fromkeys((*SUITES, "general")))
 
 
 # -- what a model runs on -------------------------------------------------------------------------------------------
@@ -35,7 +37,14 @@ def target(store: Store, model_id: str) -> dict:
     if hf and (Path(hf) / "config.json").is_file():
         arts = [a for a in store.artifacts(model_id) if a["kind"] in ("hf-weights", "merged") and a["path"] == str(hf)]
         return {"path": str(hf), "kind": "hf", "artifact_id": arts[-1]["id"] if arts else None}
-    raise StudioError(f"{model_id} has neither a GGUF nor HF weights to run (merge or export it first)")
+    from app.evidence import unfinished_training
+
+    run = unfinished_training(store, model)
+    if run is not None:
+        raise StudioError(f"{model_id} has no trained adapter: its training run {run['id']} is {run['status']} "
+                          f"(resume it with `blackroad-studio train --id {model_id} --resume`)")
+    raise StudioError(f"{model_id} has neither a GGUF nor HF weights to run (merge and export it first: "
+                      f"`blackroad-studio merge {model_id}` then `blackroad-studio export {model_id}`)")
 
 
 def _is_instruct(store: Store, model_id: str) -> bool:
@@ -125,12 +134,14 @@ def _run_suite(ws: Workspace, store: Store, model_id: str, suite: str, limit, sa
             data = {"humaneval": sha256_file(humaneval.problems_file())}
             rows = [(m, None, v) for m, v in out["metrics"].items()]
             return {"metrics": out["metrics"], "rows": rows, "settings": settings, "data": data,
-                    "results": out["results"], "details": {"sandbox": out["sandbox"], "samples": out["samples"]},
+                    "results": out["results"], "per_sample": out["per_task"],
+                    "details": {"sandbox": out["sandbox"], "samples": out["samples"]},
                     "fixed": {"instruct": instruct}, "target": tgt}
-        if suite == "internal":
+        if suite in HELD_OUT_SUITES:
             from eval import internal
 
-            snap_id, heldout = fixed["heldout"] if fixed else _snapshot_heldout(ws, store, model_id)
+            snap_id, heldout = fixed["heldout"] if fixed else (
+                _snapshot_heldout(ws, store, model_id) if suite == "internal" else _general_heldout())
             try:
                 rows_in = internal.read_heldout(heldout, limit=limit)
             except internal.InternalBenchmarkError as exc:
@@ -138,6 +149,7 @@ def _run_suite(ws: Workspace, store: Store, model_id: str, suite: str, limit, sa
             out = internal.run(backend, rows_in, progress=progress, cancel=cancel)
             rows = [(m, cat, vals[m]) for cat, vals in out["metrics"].items() for m in internal.METRICS]
             return {"metrics": out["metrics"], "rows": rows, "target": tgt, "results": out["results"],
+                    "per_sample": out["results"],
                     "settings": {"snapshot": snap_id, "limit": limit, "max_tokens": 128, "greedy": True},
                     "data": {"heldout": sha256_file(heldout)}, "details": {"snapshot": snap_id},
                     "fixed": {"heldout": (snap_id, heldout)}}
@@ -146,14 +158,46 @@ def _run_suite(ws: Workspace, store: Store, model_id: str, suite: str, limit, sa
         source, texts = fixed["texts"] if fixed else _latency_texts(ws, store, model_id)
         n = samples or limit or LATENCY_CONTEXTS
         contexts = latency.make_contexts(texts, backend.count_tokens, n)
-        out = latency.run(backend, contexts, progress=progress, cancel=cancel)
-        rows = [(m, None, v) for m, v in out["metrics"].items() if m != "reuse_p95_ms"]
-        return {"metrics": out["metrics"], "rows": rows, "target": tgt, "results": out["samples"],
-                "settings": {**out["settings"], "source": source, "contexts": n},
-                "data": {"texts": sha256_json(texts)}, "details": {"target": out["target"]},
-                "fixed": {"texts": (source, texts)}}
+        return _latency_out(latency.run(backend, contexts, progress=progress, cancel=cancel), tgt, source, texts)
     finally:
         backend.close()
+
+
+def _latency_out(out: dict, tgt: dict, source: str, texts: list[str]) -> dict:
+    rows = [(m, None, v) for m, v in out["metrics"].items() if m != "reuse_p95_ms"]
+    return {"metrics": out["metrics"], "rows": rows, "target": tgt, "results": out["samples"],
+            "per_sample": out["samples"], "settings": {**out["settings"], "source": source},
+            "data": {"texts": sha256_json(texts)}, "details": {"target": out["target"]},
+            "fixed": {"texts": (source, texts)}}
+
+
+def _latency_paired(ws: Workspace, store: Store, model_id: str, baseline_id: str, limit, samples, progress,
+                    cancel) -> tuple[dict, dict]:
+    """Latency of candidate and baseline on the same contexts, interleaved in one run (eval.latency.run_paired)."""
+    from eval import latency
+
+    tgt, base_tgt = target(store, model_id), target(store, baseline_id)
+    source, texts = _latency_texts(ws, store, model_id)
+    backend = _backend(tgt["path"], cached=False)
+    try:
+        base_backend = _backend(base_tgt["path"], cached=False)
+        try:
+            contexts = latency.make_contexts(texts, backend.count_tokens, samples or limit or LATENCY_CONTEXTS)
+            mine, theirs = latency.run_paired(backend, base_backend, contexts, progress=progress, cancel=cancel)
+        finally:
+            base_backend.close()
+    finally:
+        backend.close()
+    return _latency_out(mine, tgt, source, texts), _latency_out(theirs, base_tgt, source, texts)
+
+
+def _general_heldout() -> tuple[str, Path]:
+    """The general-code held-out set shipped with the studio (assets/general)."""
+    from training.general import HELDOUT, NAME
+
+    if not HELDOUT.is_file():
+        raise StudioError(f"the general-code held-out set is missing at {HELDOUT}; reinstall blackroad-studio")
+    return NAME, HELDOUT
 
 
 def _has_chat(backend) -> bool:
@@ -167,11 +211,14 @@ def _has_chat(backend) -> bool:
 
 
 def _record(store: Store, model_id: str, suite: str, run_id: str, out: dict, settings_hash: str, settings: dict,
-            baseline_id: str | None) -> None:
+            baseline_id: str | None, intervals: dict | None = None) -> None:
+    from app.intervals import row_details
+
     for metric, category, value in out["rows"]:
         store.add_eval_result(model_id, suite, metric, value, settings_hash, settings=settings, category=category,
                               artifact_id=out["target"]["artifact_id"], baseline_model_id=baseline_id, run_id=run_id,
-                              evaluated=out["target"]["path"], backend=out["target"]["kind"])
+                              evaluated=out["target"]["path"], backend=out["target"]["kind"],
+                              **row_details((intervals or {}).get((metric, category))))
 
 
 def _write_results(ws: Workspace, run_id: str, name: str, rows: list[dict]) -> str:
@@ -186,64 +233,65 @@ def evaluate(ws: Workspace, model_id: str, suite: str, *, limit: int | None = No
              cancel: threading.Event | None = None) -> dict:
     """Run a suite on the model (and on the baseline with the same data and settings); record one row per metric.
     The internal suite takes the model's base fork as the baseline when none is named."""
-    if suite not in SUITES:
-        raise StudioError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
+    if suite not in EVAL_SUITES:
+        raise StudioError(f"unknown suite {suite!r}; choose one of {', '.join(EVAL_SUITES)}")
     for name, value in (("--limit", limit), ("--samples", samples)):
         if value is not None and value < 1:
             raise StudioError(f"{name} must be at least 1")
     store = ws.store()
     try:
         chain = store.chain(store.require_model(model_id)["id"])
-        if baseline_id is None and suite == "internal" and len(chain) > 1:
-            baseline_id = chain[-1]["id"]  # the internal benchmark scores base and candidate in the same run
+        if baseline_id is None and suite in HELD_OUT_SUITES and len(chain) > 1:
+            baseline_id = chain[-1]["id"]  # the held-out benchmarks score base and candidate in the same run
         if baseline_id is not None:
             store.require_model(baseline_id)
             if baseline_id == model_id:
                 raise StudioError("the baseline must be another model")
-        run_id = f"eval-{now().replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:6]}"
-        store.add_run(run_id, "eval", model_id=model_id, base_id=baseline_id, status="running", started=now(),
-                      config={"suite": suite, "limit": limit, "samples": samples, "baseline": baseline_id})
-        try:
+        with store.run("eval", model_id=model_id, base_id=baseline_id,
+                       config={"suite": suite, "limit": limit, "samples": samples, "baseline": baseline_id}) as run:
+            run_id = run.id
             say = progress or (lambda e: None)
             say({"event": "started", "message": f"eval {suite} on {model_id}"})
-            out = _run_suite(ws, store, model_id, suite, limit, samples, progress, cancel)
-            if cancel is not None and cancel.is_set():
-                raise StudioError("evaluation cancelled; nothing recorded")
+            base_out = None
+            if suite == "latency" and baseline_id is not None:  # interleaved on the same contexts in one run
+                out, base_out = _latency_paired(ws, store, model_id, baseline_id, limit, samples, progress, cancel)
+            else:
+                out = _run_suite(ws, store, model_id, suite, limit, samples, progress, cancel)
+            check(cancel, "evaluation")
             settings = {**out["settings"], "data": out["data"]}
             settings_hash = sha256_json(settings)
-            base_out = None
-            if baseline_id is not None:
+            if baseline_id is not None and base_out is None:
                 say({"event": "baseline", "message": f"eval {suite} on the baseline {baseline_id}"})
                 base_out = _run_suite(ws, store, baseline_id, suite, limit, samples, progress, cancel,
                                       fixed=out["fixed"])
-                if cancel is not None and cancel.is_set():
-                    raise StudioError("evaluation cancelled; nothing recorded")
-                _record(store, baseline_id, suite, run_id, base_out, settings_hash, settings, None)
-            _record(store, model_id, suite, run_id, out, settings_hash, settings, baseline_id)
+                check(cancel, "evaluation")
+            from app import intervals
+
+            found = intervals.record_run(store, run_id, suite, settings_hash, model_id, out, baseline_id, base_out)
+            if base_out is not None:
+                _record(store, baseline_id, suite, run_id, base_out, settings_hash, settings, None, found["baseline"])
+            _record(store, model_id, suite, run_id, out, settings_hash, settings, baseline_id, found["candidate"])
             results_path = _write_results(ws, run_id, "results", out["results"])
             result = {"suite": suite, "model": model_id, "run": run_id, "metrics": out["metrics"],
                       "baseline": baseline_id, "baseline_metrics": base_out["metrics"] if base_out else None,
                       "settings_hash": settings_hash, "settings": settings, "evaluated": out["target"],
                       "results_path": results_path, **out["details"]}
+            result["scores"], result["comparisons"] = intervals.json_rows(found["candidate"], base_out is not None)
+            result["warnings"] = sorted({s["warning"] for s in result["scores"] if s["warning"]})
             if base_out is not None:
                 result["baseline_results_path"] = _write_results(ws, run_id, "baseline_results", base_out["results"])
                 result["deltas"] = _deltas(suite, out["metrics"], base_out["metrics"])
-            store.set_run_status(run_id, "finished", finished=now(),
-                                 result={k: v for k, v in result.items() if k not in ("settings",)})
-            return result
-        except StudioError as exc:
-            store.set_run_status(run_id, "cancelled" if cancel is not None and cancel.is_set() else "failed",
-                                 finished=now(), error=str(exc))
-            raise
-        except Exception as exc:
-            store.set_run_status(run_id, "failed", finished=now(), error=f"{type(exc).__name__}: {exc}")
-            raise
+                result["baseline_scores"] = intervals.json_rows(found["baseline"], False)[0]
+            run.result = {k: v for k, v in result.items() if k not in ("settings",)}
+        return result
+    except Cancelled:
+        raise StudioError("evaluation cancelled; nothing recorded") from None
     finally:
         store.close()
 
 
 def _deltas(suite: str, cand: dict, base: dict) -> dict:
-    if suite == "internal":
+    if suite in HELD_OUT_SUITES:
         from eval.internal import deltas
 
         return deltas(cand, base)

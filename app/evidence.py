@@ -10,12 +10,11 @@ import hashlib
 from pathlib import Path
 
 from app.store import Store
+from eval.suites import SUITES
 from training.fileio import sha256_file
 
 CARD_KINDS = ("lineage-card", "hf-card", "modelfile")
 SHIPPED_KINDS = ("merged", "gguf", "adapter", "gguf-adapter")
-SUITES = ("humaneval", "internal", "latency")
-LOWER_IS_BETTER_SUFFIXES = ("_ms",)
 
 
 def parse_time(value: str | None) -> _dt.datetime | None:
@@ -24,10 +23,6 @@ def parse_time(value: str | None) -> _dt.datetime | None:
         return None
     t = _dt.datetime.fromisoformat(value)
     return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
-
-
-def utcnow() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
 
 
 def evidence_ids(store: Store, model: dict) -> list[str]:
@@ -87,21 +82,26 @@ def suites_measured(store: Store, ids: list[str]) -> list[str]:
     return list(SUITES) + [s for s in found if s not in SUITES]
 
 
-def lower_is_better(metric: str) -> bool:
-    return metric.endswith(LOWER_IS_BETTER_SUFFIXES)
-
-
 # -- training -----------------------------------------------------------------------------------------------------
 def training_run(store: Store, ids: list[str]) -> dict | None:
     """The train run that produced the model (details.run_id of the research model, else the latest train run)."""
     for model_id in ids:
         model = store.require_model(model_id)
         run_id = (model["details"] or {}).get("run_id")
-        if run_id and store.run(run_id):
-            return store.run(run_id)
+        if run_id and store.run_row(run_id):
+            return store.run_row(run_id)
     marks = ",".join("?" for _ in ids)
     return store.one(f"SELECT * FROM runs WHERE kind = 'train' AND model_id IN ({marks}) ORDER BY created DESC, "
                      "rowid DESC LIMIT 1", ids)
+
+
+def unfinished_training(store: Store, model: dict) -> dict | None:
+    """The training run of a research model that has not finished (running, cancelled, failed, interrupted),
+    else None. Such a model has no adapter: Completion, Promotion and serving leave it out."""
+    if model["stage"] != "research":
+        return None
+    run = store.run_row((model.get("details") or {}).get("run_id") or "")
+    return run if run is not None and run["status"] != "finished" else None
 
 
 def training_snapshot(store: Store, ids: list[str], run: dict | None) -> dict | None:
@@ -183,8 +183,11 @@ def approval(store: Store, model_id: str, item: str) -> dict | None:
 
 
 def performance(store: Store, model: dict) -> list[dict]:
-    """Per suite, the current numbers beside the base's (same settings) and the delta; an empty `rows` list
-    means the suite was not measured."""
+    """Per suite, the current numbers beside the base's (same settings) and the delta, each row with its
+    `uncertainty` (app.intervals.describe: ci95, n, delta_ci95, significant); an empty `rows` list means the suite
+    was not measured."""
+    from app.intervals import describe  # intervals and paired deltas from the per-sample scores
+
     ids = evidence_ids(store, model)
     base = base_model(store, model)
     base_id = base["id"] if base else None
@@ -201,7 +204,8 @@ def performance(store: Store, model: dict) -> list[dict]:
                          "baseline_id": b["model_id"] if b is not None else None,
                          "delta": None if base_value is None else row["value"] - base_value,
                          "settings_hash": row["settings_hash"], "run_id": row["run_id"], "artifact": art,
-                         "created": row["created"]})
+                         "created": row["created"], "uncertainty": describe(store, row, b),
+                         "base_uncertainty": describe(store, b) if b is not None else None})
         rows.sort(key=lambda r: (r["category"] not in (None, "overall"), r["category"] or "", r["metric"]))
         out.append({"suite": suite, "rows": rows})
     return out

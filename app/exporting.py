@@ -6,17 +6,15 @@ and size; the model's gguf_path is set when it has none.
 """
 from __future__ import annotations
 
-import datetime as _dt
+import contextlib
 import os
-import secrets
-import socket
 import tempfile
 import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
 from app.errors import StudioError
-from app.store import now
+from app.ids import folder_name
 from app.workspace import Workspace
 
 FLOAT_PREFERENCE = ("f32", "bf16", "f16")
@@ -34,10 +32,6 @@ def _types(types: Iterable[str] | str, adapter: bool) -> list[str]:
     if bad or not out:
         raise StudioError(f"unknown export type {', '.join(bad) or '(none)'}; choose from {', '.join(allowed)}")
     return out
-
-
-def _safe(name: str) -> str:
-    return name.replace("/", "__").replace("@", "-")
 
 
 def _resolve(store, source: str, adapter: bool) -> dict:
@@ -111,51 +105,46 @@ def export(ws: Workspace, source: str, types: Iterable[str] | str = ("f16",), ou
     """Export SOURCE as GGUF files of `types` (or its adapter with `adapter=True`); returns {"artifacts": [...]}."""
     from export.errors import ExportError
     from export.parity import VERIFY_LEVELS
+    from training.cancel import Cancelled
 
     type_list = _types(types, adapter)
     if verify not in VERIFY_LEVELS:
         raise StudioError(f"unknown verify level {verify!r}; choose from {', '.join(VERIFY_LEVELS)}")
     store = ws.store()
-    run_id = None
     try:
         target = _resolve(store, source, adapter)
-        out_dir = Path(out).expanduser().resolve() if out else ws.dir("artifacts") / _safe(target["name"])
-        stem = _safe(target["name"])
+        out_dir = Path(out).expanduser().resolve() if out else ws.dir("artifacts") / folder_name(target["name"])
+        stem = folder_name(target["name"])
         files = {t: out_dir / (f"{stem}-lora-{t}.gguf" if adapter else f"{stem}-{t}.gguf") for t in type_list}
         existing = [str(p) for p in files.values() if p.exists()]
         if existing:
             raise StudioError(f"{existing[0]} already exists; remove it or choose another --out")
-        if target["model_id"]:
-            stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-            run_id = f"export-{stamp}-{secrets.token_hex(3)}"
-            store.add_run(run_id, "export", model_id=target["model_id"], status="running", started=now(),
-                          host=socket.gethostname(),
-                          config={"types": type_list, "adapter": adapter, "verify": verify, "out": str(out_dir)})
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            worker = _adapter_export if adapter else _model_export
-            artifacts, effective = worker(store, target, files, verify, run_id, progress, cancel)
-        except ExportError as exc:
-            if run_id:
-                store.set_run_status(run_id, "cancelled" if "cancelled" in str(exc) else "failed",
-                                     finished=now(), error=str(exc))
-            raise StudioError(str(exc)) from None
-        except OSError as exc:
-            if run_id:
-                store.set_run_status(run_id, "failed", finished=now(), error=str(exc))
-            raise StudioError(f"cannot write under {out_dir}: {exc.strerror or exc}") from None
-        except BaseException as exc:
-            if run_id:
-                store.set_run_status(run_id, "failed", finished=now(), error=f"{type(exc).__name__}: {exc}"[:500])
-            raise
-        row = target["row"]
-        if row is not None and not adapter and not row.get("gguf_path") and artifacts:
-            store.update("models", "id", row["id"], {"gguf_path": artifacts[0]["path"]})
-        result = {"artifacts": artifacts, "model": target["model_id"], "run": run_id, "verify": effective,
-                  "out": str(out_dir)}
-        if run_id:
-            store.set_run_status(run_id, "finished", finished=now(), result=result)
+        config = {"types": type_list, "adapter": adapter, "verify": verify, "out": str(out_dir)}
+        # a bare directory has no model to record a run for; a model id gets one
+        recording = (store.run("export", model_id=target["model_id"], config=config) if target["model_id"]
+                     else contextlib.nullcontext())
+        with recording as run:
+            run_id = run.id if run is not None else None
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                worker = _adapter_export if adapter else _model_export
+                artifacts, effective = worker(store, target, files, verify, run_id, progress, cancel)
+            except OSError as exc:
+                raise StudioError(f"cannot write under {out_dir}: {exc.strerror or exc}") from None
+            except Cancelled:
+                raise
+            except ExportError as exc:
+                raise StudioError(str(exc)) from None
+            row = target["row"]
+            if row is not None and not adapter and not row.get("gguf_path") and artifacts:
+                store.update("models", "id", row["id"], {"gguf_path": artifacts[0]["path"]})
+            result = {"artifacts": artifacts, "model": target["model_id"], "run": run_id, "verify": effective,
+                      "out": str(out_dir)}
+            if run is not None:
+                run.result = result
         return result
+    except Cancelled:
+        raise StudioError("export cancelled; no file was kept") from None
     finally:
         store.close()
 

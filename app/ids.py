@@ -35,3 +35,9 @@ def parse(model_id: str, stage: str | None = None) -> dict:
         raise StudioError(f"model id {model_id!r} must be of the form {EXAMPLES[prefix]} (lowercase letters, digits, . _ -)")
     parts = m.groupdict()
     return {"stage": prefix, "name": parts["name"], "version": parts.get("version"), "owner": parts.get("owner")}
+
+
+def folder_name(model_id: str) -> str:
+    """The one folder (and file stem) name of a model id: `/` -> `__`, `@` -> `-`
+    (forkies/qwen2.5-coder-7b@v1.0.0 -> forkies__qwen2.5-coder-7b-v1.0.0)."""
+    return model_id.replace("/", "__").replace("@", "-")

@@ -40,17 +40,18 @@ def _model_summary(m: dict) -> dict:
                               "context_length", "created", "expires", "source")}
 
 
-def _expiry(expires: str | None, now: _dt.datetime | None) -> str:
+def _expiry(expires: str | None, now: _dt.datetime) -> str:
     if not expires:
         return ""
     when = _dt.datetime.fromisoformat(expires)
     when = when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
-    expired = when <= (now or _dt.datetime.now(_dt.timezone.utc))
+    expired = when <= now
     return f"  ({'EXPIRED' if expired else 'expires'} {expires[:10]})"
 
 
-def render_tree(result: dict, now: _dt.datetime | None = None) -> str:
-    """The derivation forest as indented text, roots first (expiry shown for research models, EXPIRED once past)."""
+def render_tree(result: dict, now: _dt.datetime) -> str:
+    """The derivation forest as indented text, roots first (expiry shown for research models, EXPIRED once past
+    `now`, the store's clock)."""
     if not result["models"]:
         return "no models yet (run `blackroad-studio init --demo` or `blackroad-studio fork`)"
     by_parent: dict[str | None, list[dict]] = {}

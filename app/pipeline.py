@@ -9,8 +9,6 @@ re-read every time: it writes nothing and depends on the clock (expiry, days in 
 """
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,17 +16,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 from app.errors import StudioError
-from app.store import Store, now
+from app.ids import folder_name
+from app.pipeline_steps import STEP_NAMES
+from app.store import Store
 from app.workspace import Workspace
+from eval.suites import SUITES
+from training.cancel import Cancelled
 from training.fileio import sha256_file, sha256_json
 
 Progress = Callable[[dict], None]
-SUITES = ("internal", "humaneval", "latency")
 DEFAULT_TYPES = ("q8_0", "q4_k_m")
-STEP_NAMES = ("train", "merge", "export", *(f"eval-{s}" for s in SUITES), "cards", "checklist")
 
 
-class PipelineCancelled(StudioError):
+class PipelineCancelled(StudioError, Cancelled):
     """The cancel event was set; finished steps are recorded and the next run resumes after them."""
 
 
@@ -121,7 +121,7 @@ class Pipeline:
         self.ws, self.cfg = ws, cfg
         self.progress = progress or (lambda event: None)
         self.cancel = cancel or threading.Event()
-        self.run_id = f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        self.run_id: str | None = None  # minted by the store when the run starts
         self.steps: dict[str, dict] = {}
         self.results: dict[str, dict] = {}
 
@@ -148,7 +148,7 @@ class Pipeline:
 
     def _previous(self, store: Store, name: str, inputs_hash: str) -> dict | None:
         """The newest finished record of this step, for this model, with the same inputs, whose outputs verify."""
-        rows = store.query("SELECT id, config, result FROM runs WHERE kind = 'pipeline' AND id != ? "
+        rows = store.query("SELECT id, config, result FROM runs WHERE kind = 'pipeline' AND id IS NOT ? "
                            "ORDER BY created DESC, id DESC", [self.run_id])
         for row in rows:
             if (row["config"] or {}).get("model_id") != self.cfg.model_id:
@@ -165,67 +165,37 @@ class Pipeline:
     def run(self) -> dict:
         cfg = self.cfg
         cfg.validate()
-        store = self.ws.store()
-        try:
+        with self.ws.store() as store:  # opening it marks earlier runs whose process is gone as interrupted
             base = store.require_model(cfg.base_id)
             snap = store.require_snapshot(cfg.snapshot_id)
             cfg.snapshot_id = snap["id"]
             existing = store.model(cfg.model_id)
             if existing is not None:  # refuse a settings clash before anything is recorded
-                train_run = store.run((existing.get("details") or {}).get("run_id") or "")
+                train_run = store.run_row((existing.get("details") or {}).get("run_id") or "")
                 if train_run is not None:
                     self._check_settings(train_run)
-            self._mark_stale(store)
-            store.add_run(self.run_id, "pipeline", base_id=base["id"], snapshot_id=snap["id"],
-                          model_id=cfg.model_id if existing else None, config=asdict(cfg),
-                          config_hash=sha256_json(asdict(cfg)), status="running", started=now(),
-                          host=os.uname().nodename, pid=os.getpid())
-        finally:
-            store.close()
-        started = time.monotonic()
-        try:
-            for name in self._plan():
-                if self.cancel.is_set():
-                    raise PipelineCancelled(f"pipeline cancelled before {name}; run it again to resume")
-                self._do(name)
-        except BaseException as exc:
-            status = ("cancelled" if isinstance(exc, PipelineCancelled)
-                      else "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
-            self._finish(status, error=str(exc) or type(exc).__name__)
-            raise
-        result = self._result(time.monotonic() - started)
-        self._finish("finished", result=result)
+            started = time.monotonic()
+            with store.run("pipeline", base_id=base["id"], snapshot_id=snap["id"],
+                           model_id=cfg.model_id if existing else None, config=asdict(cfg),
+                           config_hash=sha256_json(asdict(cfg))) as run:
+                self.run_id = run.id
+                for name in self._plan():
+                    if self.cancel.is_set():
+                        raise PipelineCancelled(f"pipeline cancelled before {name}; run it again to resume")
+                    self._do(name)
+                result = self._result(time.monotonic() - started)
+                run.result = {**result, "steps": self.steps}
         return result
 
-    def _mark_stale(self, store: Store) -> None:
-        """Earlier pipeline runs of this model still marked running whose process is gone (killed, machine
-        restarted) become `interrupted`; their finished steps stay usable."""
-        from app.jobs import pid_alive
-
-        host = os.uname().nodename
-        for row in store.query("SELECT id, config, pid, host FROM runs WHERE kind = 'pipeline' AND status = 'running'"):
-            if (row["config"] or {}).get("model_id") == self.cfg.model_id and row["host"] == host \
-                    and not pid_alive(row["pid"]):
-                store.set_run_status(row["id"], "interrupted", finished=now(), error="the pipeline process is gone")
-
     def _plan(self) -> list[str]:
-        names = ["train", "merge", "export", *(f"eval-{s}" for s in SUITES if s in self.cfg.suites)]
-        return names + (["cards"] if self.cfg.cards else []) + ["checklist"]
-
-    def _finish(self, status: str, **values: Any) -> None:
-        store = self.ws.store()
-        try:
-            result = values.pop("result", None)
-            store.update("runs", "id", self.run_id, {"finished": now(),
-                                                     "result": {**(result or {}), "steps": self.steps}})
-            store.set_run_status(self.run_id, status, **values)
-        finally:
-            store.close()
+        return [name for name in STEP_NAMES
+                if not (name.startswith("eval-") and name[5:] not in self.cfg.suites)
+                and not (name == "cards" and not self.cfg.cards)]
 
     def _do(self, name: str) -> None:
         store = self.ws.store()
         try:
-            step = getattr(self, "_step_" + name.replace("-", "_"))(store)
+            step = self._builders()[name](store)
         finally:
             store.close()
         inputs_hash = sha256_json(step.inputs)
@@ -241,7 +211,7 @@ class Pipeline:
                             status="skipped", from_run=previous["from_run"])
                 self._emit(name, "skipped", f"{name}: already done (run {previous['from_run']}), outputs verified")
                 return
-            self.steps[name] = {"status": "running", "inputs": inputs_hash, "started": now()}
+            self.steps[name] = {"status": "running", "inputs": inputs_hash, "started": store.now()}
             self._save(store)
         finally:
             store.close()
@@ -261,14 +231,13 @@ class Pipeline:
         if self.cancel.is_set():
             self._record(name, {"status": "cancelled", "inputs": inputs_hash, "seconds": seconds})
             raise PipelineCancelled(f"pipeline cancelled during {name}; run it again to resume")
-        store = self.ws.store()
-        try:
-            outputs = step.outputs(result) if name != "checklist" else []
-        finally:
-            store.close()
+        outputs = step.outputs(result) if name != "checklist" else []
         self.results[name] = result
-        self._record(name, {"status": "skipped" if result.get("adopted") else "done", "inputs": inputs_hash, "outputs": outputs, "seconds": seconds,
-                            "finished": now(), "result": _compact(result)})
+        with self.ws.store() as store:
+            finished = store.now()
+        self._record(name, {"status": "skipped" if result.get("adopted") else "done", "inputs": inputs_hash,
+                            "outputs": outputs, "seconds": seconds, "finished": finished,
+                            "result": _compact(result)})
         self._emit(name, "finished", f"{name}: done in {seconds:.1f} s", seconds=seconds)
 
     def _record(self, name: str, rec: dict) -> None:
@@ -402,14 +371,11 @@ class Pipeline:
 
         return _Step(f"eval-{suite}", inputs, action, outputs)
 
-    def _step_eval_internal(self, store: Store) -> _Step:
-        return self._eval_step(store, "internal")
-
-    def _step_eval_humaneval(self, store: Store) -> _Step:
-        return self._eval_step(store, "humaneval")
-
-    def _step_eval_latency(self, store: Store) -> _Step:
-        return self._eval_step(store, "latency")
+    def _builders(self) -> dict[str, Callable[[Store], _Step]]:
+        """Each step of STEP_NAMES and the method that builds it."""
+        evals = {f"eval-{suite}": (lambda store, suite=suite: self._eval_step(store, suite)) for suite in SUITES}
+        return {"train": self._step_train, "merge": self._step_merge, "export": self._step_export, **evals,
+                "cards": self._step_cards, "checklist": self._step_checklist}
 
     def _step_checklist(self, store: Store) -> _Step:
         def action() -> dict:
@@ -461,7 +427,7 @@ class Pipeline:
             model = store.model(self.cfg.model_id)
             if model is None:
                 return None, False
-            run = store.run((model.get("details") or {}).get("run_id") or "")
+            run = store.run_row((model.get("details") or {}).get("run_id") or "")
             if run is None or run["kind"] != "train":
                 raise StudioError(f"{self.cfg.model_id} exists but has no training run; pick a new id")
             self._check_settings(run)
@@ -485,7 +451,7 @@ class Pipeline:
     def _export_dir(self, types: tuple[str, ...]) -> Path:
         """The model's artifacts folder, or, when an earlier (partial or damaged) export left files there, a
         sibling named after this run: recorded artifacts are never overwritten."""
-        folder = self.ws.dir("artifacts") / self.cfg.model_id.replace("/", "__").replace("@", "-")
+        folder = self.ws.dir("artifacts") / folder_name(self.cfg.model_id)
         if folder.is_dir() and any(p.name.endswith(tuple(f"-{t}.gguf" for t in types)) for p in folder.iterdir()):
             return folder.with_name(f"{folder.name}.{self.run_id}")
         return folder

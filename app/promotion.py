@@ -15,31 +15,13 @@ from app.errors import StudioError
 from app.store import Store
 from app.workspace import Workspace
 
-NEXT_STAGE = {"research": "internal", "internal": "production"}
 NOT_REFERENCED = ("checkpoint",) + ev.CARD_KINDS
-
-
-def evaluate(ws: Workspace, store: Store, model_id: str, to_stage: str, now: _dt.datetime | None = None) -> dict:
-    """The checklist to `to_stage` for a model, every item run against the store (an open one)."""
-    model = store.require_model(model_id)
-    spec = checklists.load(ws, to_stage)
-    subject = checklists.Subject(ws, store, model, now or ev.utcnow())
-    stage_ok = model["stage"] in spec["from_stages"]
-    items = [{"name": "from-stage", "passed": stage_ok, "check": "stage",
-              "description": f"promotion to {to_stage} starts from {' or '.join(spec['from_stages'])}",
-              "evidence": f"{model['id']} is in stage {model['stage']}"
-                          + ("" if stage_ok else f"; promote from {' or '.join(spec['from_stages'])} only")}]
-    items += [checklists.run_item(subject, item) for item in spec["items"]]
-    failing = [i["name"] for i in items if not i["passed"]]
-    return {"id": model_id, "to": to_stage, "stage": model["stage"], "items": items, "ready": not failing,
-            "failing": failing, "checklist": spec["sources"],
-            "command": f"blackroad-studio promote {model_id} --to {to_stage} --name {model['name']}"}
 
 
 def checklist(ws: Workspace, model_id: str, to_stage: str, now: _dt.datetime | None = None) -> dict:
     store = ws.store()
     try:
-        return evaluate(ws, store, model_id, to_stage, now)
+        return checklists.evaluate(ws, store, model_id, to_stage, now)
     finally:
         store.close()
 
@@ -66,19 +48,13 @@ def approve(ws: Workspace, model_id: str, item: str, by: str, note: str | None =
     try:
         store.require_model(model_id)
         row = {"model_id": model_id, "item": item, "by": by.strip(), "note": (note or "").strip() or None,
-               "created": _store_now()}
+               "created": store.now()}
         row["id"] = store.insert("approvals", row)
         store.event("approval.recorded", model_id=model_id, item=item, by=row["by"], note=row["note"],
                     approval_id=row["id"])
         return row
     finally:
         store.close()
-
-
-def _store_now() -> str:
-    from app import store as store_module
-
-    return store_module.now()
 
 
 _VERSION = {"internal": re.compile(r"/v(\d+)$"), "production": re.compile(r"/v(\d+)\.(\d+)$")}
@@ -108,13 +84,13 @@ def next_id(store: Store, source: dict, to_stage: str, name: str) -> str:
 def promote(ws: Workspace, model_id: str, to_stage: str, name: str, now: _dt.datetime | None = None,
             write_cards: bool = True) -> dict:
     """Promote when every checklist item passes; otherwise refuse with the failing items (and log the refusal)."""
-    if to_stage not in NEXT_STAGE.values():
+    if to_stage not in checklists.NEXT_STAGE.values():
         raise StudioError(f"--to must be internal or production, not {to_stage!r}")
     store = ws.store()
     try:
         source = store.require_model(model_id)
         new_id = next_id(store, source, to_stage, name)
-        result = evaluate(ws, store, model_id, to_stage, now)
+        result = checklists.evaluate(ws, store, model_id, to_stage, now)
         if not result["ready"]:
             store.event("promotion.refused", model_id=model_id, to_stage=to_stage, failing=result["failing"])
             failing = [i for i in result["items"] if not i["passed"]]
@@ -126,7 +102,7 @@ def promote(ws: Workspace, model_id: str, to_stage: str, name: str, now: _dt.dat
                "details": {"promoted_from": model_id, "checklist": result["checklist"]}}
         store.add_model(row, event="model.promoted")
         promotion_id = store.insert("promotions", {"model_id": new_id, "parent_id": model_id, "to_stage": to_stage,
-                                                   "ready": 1, "created": _store_now()})
+                                                   "ready": 1, "created": store.now()})
         for item in result["items"]:
             store.insert("promotion_items", {"promotion_id": promotion_id, "name": item["name"],
                                              "passed": int(item["passed"]), "evidence": item["evidence"]})

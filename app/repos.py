@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 from app.errors import StudioError
-from app.store import now
 from app.workspace import Workspace
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -80,7 +79,7 @@ def add_repo(ws: Workspace, path: str | Path, name: str | None = None) -> dict:
         if same:
             raise StudioError(f"{folder} is already registered as {same['name']!r}")
         row = {"name": name, "path": str(folder), "kind": kind, "head_commit": git_head(folder) if kind == "git" else None,
-               "added": now(), "details": {}}
+               "added": store.now(), "details": {}}
         store.insert("repos", row)
         store.event("repo.added", repo=name, path=str(folder), kind=kind, head_commit=row["head_commit"])
         return {"repo": _row_out(row), "repos": _list(store, ws, count_changes=False)}

@@ -4,11 +4,15 @@ Every write that changes what a model is appends an event; events can be neither
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
+import os
+import secrets
+import socket
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import sqlite_utils
 
@@ -18,9 +22,20 @@ from app.schema import MIGRATIONS, SCHEMA_VERSION
 JSON_COLUMNS = {"details", "config", "stats", "sources", "result", "settings", "payload"}
 
 
-def now() -> str:
-    """UTC time as ISO 8601 with seconds, the one time format of the store."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+Clock = Callable[[], _dt.datetime]
+LIVE_STATUSES = ("queued", "running")
+
+
+def system_clock() -> _dt.datetime:
+    """The real time, UTC, to the second: the default clock of a store."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+
+
+def iso(moment: _dt.datetime) -> str:
+    """The one time format of the store: ISO 8601, UTC, seconds."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    return moment.astimezone(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
 def _decode(row: dict | None) -> dict | None:
@@ -42,10 +57,14 @@ def _encode(values: dict) -> dict:
 
 
 class Store:
-    """Typed access to the lineage tables. Open one per thread or process."""
+    """Typed access to the lineage tables. Open one per thread or process; `with Store(...) as store:` closes it.
 
-    def __init__(self, path: Path | str, migrate_to: int | None = None):
+    `clock` is the one source of time of everything recorded through this store (and of the checklists and cards
+    that read it): tests and rehearsals pass a fixed or advancing clock instead of patching a module."""
+
+    def __init__(self, path: Path | str, migrate_to: int | None = None, clock: Clock | None = None):
         self.path = Path(path)
+        self.clock: Clock = clock or system_clock
         try:
             conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -56,6 +75,8 @@ class Store:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self._migrate(SCHEMA_VERSION if migrate_to is None else migrate_to)
+        if self.version >= 1:
+            self._interrupt_gone_runs()
 
     # -- schema -------------------------------------------------------------------------------------------------
     @property
@@ -77,6 +98,16 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def now(self) -> str:
+        """The store clock's time in the store's format."""
+        return iso(self.clock())
 
     # -- generic ------------------------------------------------------------------------------------------------
     def query(self, sql: str, params: Iterable[Any] | dict = ()) -> list[dict]:
@@ -107,7 +138,7 @@ class Store:
 
     # -- events -------------------------------------------------------------------------------------------------
     def event(self, kind: str, /, model_id: str | None = None, run_id: str | None = None, **payload: Any) -> int:
-        return self.insert("events", {"time": now(), "kind": kind, "model_id": model_id, "run_id": run_id,
+        return self.insert("events", {"time": self.now(), "kind": kind, "model_id": model_id, "run_id": run_id,
                                       "payload": payload})
 
     def events(self, model_id: str | None = None) -> list[dict]:
@@ -122,7 +153,7 @@ class Store:
 
         parsed = ids.parse(row["id"])
         full = {"stage": parsed["stage"], "name": parsed["name"], "version": parsed["version"],
-                "owner": parsed["owner"], "created": now(), **row}
+                "owner": parsed["owner"], "created": self.now(), **row}
         if full["stage"] == "research" and not full.get("expires"):
             created = _dt.datetime.fromisoformat(full["created"])
             full["expires"] = (created + _dt.timedelta(days=ids.RESEARCH_TTL_DAYS)).isoformat()
@@ -165,7 +196,7 @@ class Store:
                      run_id: str | None = None, quant_type: str | None = None, **details: Any) -> int:
         rowid = self.insert("artifacts", {"model_id": model_id, "run_id": run_id, "kind": kind,
                                           "quant_type": quant_type, "path": str(path), "sha256": sha256,
-                                          "size_bytes": int(size_bytes), "details": details, "created": now()})
+                                          "size_bytes": int(size_bytes), "details": details, "created": self.now()})
         self.event("artifact.recorded", model_id=model_id, run_id=run_id, artifact_id=rowid, kind=kind,
                    quant_type=quant_type, path=str(path), sha256=sha256)
         return rowid
@@ -181,20 +212,78 @@ class Store:
         return self.query(sql + " ORDER BY id", params)
 
     # -- runs ---------------------------------------------------------------------------------------------------
+    def new_run_id(self, kind: str) -> str:
+        """Every run id has one format: KIND-YYYYmmddTHHMMSS-hex6, the time from the store's clock."""
+        return f"{kind}-{self.clock().astimezone(_dt.timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+    @contextlib.contextmanager
+    def run(self, kind: str, *, model_id: str | None = None, config: dict | None = None, resume: str | None = None,
+            run_id: str | None = None, **values: Any) -> Iterator["RunRecord"]:
+        """The one run lifecycle: mint the id (or re-enter `resume`), mark it running with this process and host,
+        and record how it ended: finished with `run.result`, or the status the body chose with `run.end(...)`;
+        the engines' `Cancelled` -> cancelled, KeyboardInterrupt (and any other exit of the process) ->
+        interrupted, any other exception -> failed with its message. Exceptions are re-raised.
+        `run_id` is an id minted beforehand with `new_run_id` (when a folder or a model must name the run first)."""
+        from training.cancel import Cancelled
+
+        live = {"status": "running", "started": self.now(), "finished": None, "error": None,
+                "host": socket.gethostname(), "pid": os.getpid()}
+        if resume is not None:
+            if self.run_row(resume) is None:
+                raise StudioError(f"no run {resume!r} to resume")
+            run_id = resume
+            self.set_run_status(run_id, "running", **{k: v for k, v in live.items() if k != "status"}, **values)
+        else:
+            run_id = run_id or self.new_run_id(kind)
+            self.add_run(run_id, kind, model_id=model_id, config=config or {}, **live, **values)
+            self.event("run.running", model_id=model_id, run_id=run_id)
+        record = RunRecord(self, run_id)
+        try:
+            yield record
+        except Cancelled as exc:
+            record.end("cancelled", error=str(exc) or "cancelled")
+            raise
+        except KeyboardInterrupt:
+            record.end("interrupted", error="interrupted (Ctrl-C)")
+            raise
+        except Exception as exc:
+            record.end("failed", error=_error_text(exc))
+            raise
+        except BaseException as exc:
+            record.end("interrupted", error=f"{type(exc).__name__}: {exc}"[:500] if str(exc) else type(exc).__name__)
+            raise
+        else:
+            record.end("finished")
+        finally:
+            record.close()
+
     def add_run(self, run_id: str, kind: str, **values: Any) -> dict:
         self.insert("runs", {"id": run_id, "kind": kind, "status": values.pop("status", "queued"),
-                             "created": now(), **values})
+                             "created": self.now(), **values})
         self.event("run.created", model_id=values.get("model_id"), run_id=run_id, kind=kind)
-        return self.run(run_id)
+        return self.run_row(run_id)
 
-    def run(self, run_id: str) -> dict | None:
+    def run_row(self, run_id: str) -> dict | None:
         return self.one("SELECT * FROM runs WHERE id = ?", [run_id])
 
     def set_run_status(self, run_id: str, status: str, **values: Any) -> None:
         self.update("runs", "id", run_id, {"status": status, **values})
-        row = self.run(run_id)
+        row = self.run_row(run_id)
         self.event(f"run.{status}", model_id=row["model_id"] if row else None, run_id=run_id,
                    **({"error": values["error"]} if values.get("error") else {}))
+
+    def _interrupt_gone_runs(self) -> None:
+        """Runs of any kind still marked queued/running on this host whose process is gone (killed, crashed,
+        machine restarted) become `interrupted`; whatever they finished stays recorded."""
+        from app.jobs import pid_alive
+
+        host = socket.gethostname()
+        rows = self.query(f"SELECT id, pid, host FROM runs WHERE status IN ({', '.join('?' * len(LIVE_STATUSES))}) "
+                          "AND pid IS NOT NULL", LIVE_STATUSES)
+        for row in rows:
+            if row["host"] == host and not pid_alive(row["pid"]):
+                self.set_run_status(row["id"], "interrupted", finished=self.now(),
+                                    error=f"its process (pid {row['pid']}) is gone")
 
     def add_metric(self, run_id: str, step: int, **values: Any) -> None:
         with self.conn:
@@ -202,7 +291,7 @@ class Store:
                 "INSERT OR REPLACE INTO run_metrics (run_id, step, loss, lr, grad_norm, tokens_per_second, "
                 "memory_bytes, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, step, values.get("loss"), values.get("lr"), values.get("grad_norm"),
-                 values.get("tokens_per_second"), values.get("memory_bytes"), now()])
+                 values.get("tokens_per_second"), values.get("memory_bytes"), self.now()])
 
     def metrics(self, run_id: str) -> list[dict]:
         return self.query("SELECT * FROM run_metrics WHERE run_id = ? ORDER BY step", [run_id])
@@ -212,7 +301,7 @@ class Store:
                      sources: list) -> dict:
         if self.snapshot(snapshot_id) is None:
             self.insert("snapshots", {"id": snapshot_id, "content_hash": content_hash, "path": str(path),
-                                      "config": config, "stats": stats, "sources": sources, "created": now()})
+                                      "config": config, "stats": stats, "sources": sources, "created": self.now()})
             self.event("snapshot.created", snapshot_id=snapshot_id, content_hash=content_hash)
         return self.snapshot(snapshot_id)
 
@@ -232,9 +321,46 @@ class Store:
         return self.insert("eval_results", {
             "model_id": model_id, "suite": suite, "metric": metric, "value": value, "category": category,
             "settings_hash": settings_hash, "settings": settings or {}, "artifact_id": artifact_id,
-            "baseline_model_id": baseline_model_id, "run_id": run_id, "details": details, "created": now()})
+            "baseline_model_id": baseline_model_id, "run_id": run_id, "details": details, "created": self.now()})
 
     def eval_results(self, model_id: str, suite: str | None = None) -> list[dict]:
         if suite is None:
             return self.query("SELECT * FROM eval_results WHERE model_id = ? ORDER BY id", [model_id])
         return self.query("SELECT * FROM eval_results WHERE model_id = ? AND suite = ? ORDER BY id", [model_id, suite])
+
+
+def _error_text(exc: BaseException) -> str:
+    """A failed run's error: a user error's own line, else the exception's type and message."""
+    if isinstance(exc, StudioError):
+        return str(exc)[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+class RunRecord:
+    """The run being recorded inside `Store.run`: its id, what it returns, and how it ended."""
+
+    def __init__(self, store: Store, run_id: str):
+        self.store, self.id = store, run_id
+        self.result: dict | None = None
+        self._ended = False
+
+    def update(self, **values: Any) -> None:
+        """Record more about the running run (the child's pid, the model it made)."""
+        self.store.update("runs", "id", self.id, values)
+
+    def end(self, status: str, result: dict | None = None, error: str | None = None) -> None:
+        """Record how the run ended (once; the first ending wins)."""
+        if self._ended:
+            return
+        self._ended = True
+        result = result if result is not None else self.result
+        values: dict = {"finished": self.store.now()}
+        if result is not None:
+            values["result"] = result
+        if error is not None:
+            values["error"] = error[:500]
+        self.store.set_run_status(self.id, status, **values)
+
+    def close(self) -> None:
+        if not self._ended:
+            self.end("interrupted", error="the run ended without a result")

@@ -6,8 +6,6 @@ checkpoints, the adapter and the merged model are recorded as the child reports 
 """
 from __future__ import annotations
 
-import datetime as _dt
-import secrets
 import socket
 import sys
 import threading
@@ -17,15 +15,11 @@ from typing import Callable
 from app import ids
 from app.errors import StudioError
 from app.jobs import Job, gpu_lock, pid_alive
-from app.store import now
+from app.ids import folder_name
 from app.workspace import Workspace
 
 Progress = Callable[[dict], None] | None
 DEFAULT_SEQ_LEN = 1024
-
-
-def _safe(model_id: str) -> str:
-    return model_id.replace("/", "__").replace("@", "_")
 
 
 def _base_dir(base: dict) -> Path:
@@ -84,7 +78,7 @@ def _resume_target(store, model_id: str, base_id: str | None, snapshot_id: str |
     model = store.model(model_id)
     if model is None:
         raise StudioError(f"nothing to resume: no model {model_id!r} (start it without --resume)")
-    run = store.run((model.get("details") or {}).get("run_id") or "")
+    run = store.run_row((model.get("details") or {}).get("run_id") or "")
     if run is None or run["kind"] != "train":
         raise StudioError(f"{model_id} has no training run to resume")
     if run["status"] == "finished":
@@ -128,8 +122,7 @@ def train(ws: Workspace, base_id: str | None, snapshot_id: str | None, model_id:
                                   "(or --resume an interrupted run)")
             base = store.require_model(base_id)
             snapshot = store.require_snapshot(snapshot_id)
-            stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-            run_id = f"train-{stamp}-{secrets.token_hex(3)}"
+            run_id = store.new_run_id("train")
             run_dir = ws.dir("runs") / run_id
             cfg = _build_config(base, _base_dir(base), _train_file(snapshot), run_dir, max_steps=max_steps,
                                 epochs=epochs, seq_len=seq_len, nproc=nproc, overrides=overrides)
@@ -137,18 +130,40 @@ def train(ws: Workspace, base_id: str | None, snapshot_id: str | None, model_id:
         _train_file(snapshot)
         config_hash = cfg.hash(snapshot["content_hash"], base.get("source_sha256"))
         estimate, device = _estimate(cfg)
+        plan = _steps_plan(cfg, progress)
         if dry_run:
             return {"run": None, "model": model_id, "dry_run": True, "config": cfg.to_dict(),
-                    "config_hash": config_hash, "memory_estimate": estimate}
+                    "config_hash": config_hash, "memory_estimate": estimate, "steps_plan": plan}
         with (gpu_lock(ws.dir("cache") / "gpu.lock", f"training run {run_id} ({model_id})") if device == "cuda"
               else _no_lock()) as lock_fd:
             if not resume:
                 run_dir.mkdir(parents=True, exist_ok=True)
                 cfg.save(run_dir / "config.json")
-                _create_rows(store, cfg, base, snapshot, model_id, run_id, config_hash)
-            return _run_job(ws, store, cfg, run_id, model_id, resume, progress, cancel, lock_fd)
+                _create_model(store, cfg, base, snapshot, model_id, run_id)
+            else:
+                cfg.save(run_dir / "config.json")
+            with store.run("train", run_id=run_id, resume=run_id if resume else None, model_id=model_id,
+                           base_id=base["id"], snapshot_id=snapshot["id"], config=cfg.to_dict(),
+                           config_hash=config_hash, seed=cfg.seed, log_path=cfg.log_path) as run:
+                return _run_job(run, store, cfg, model_id, resume, progress, cancel, lock_fd)
     finally:
         store.close()
+
+
+def _steps_plan(cfg, progress: Progress) -> dict:
+    """How many optimizer steps the recipe gives on the snapshot; says it (a warning when too few to learn)."""
+    from training.data import DataError, plan_steps, steps_message
+
+    try:
+        plan = plan_steps(cfg.train_path, seq_len=cfg.seq_len, batch_size=cfg.batch_size,
+                          micro_batch_size=cfg.micro_batch_size, epochs=cfg.epochs, max_steps=cfg.max_steps,
+                          pack_samples=cfg.pack, replay=cfg.replay, seed=cfg.seed)
+    except DataError as exc:
+        raise StudioError(str(exc)) from None
+    plan["message"], plan["warning"] = steps_message(plan)
+    if progress is not None:
+        progress({"event": "log", "level": "warning" if plan["warning"] else "info", "message": plan["message"]})
+    return plan
 
 
 class _no_lock:
@@ -159,7 +174,7 @@ class _no_lock:
         return False
 
 
-def _create_rows(store, cfg, base: dict, snapshot: dict, model_id: str, run_id: str, config_hash: str) -> None:
+def _create_model(store, cfg, base: dict, snapshot: dict, model_id: str, run_id: str) -> None:
     store.add_model({
         "id": model_id, "parent_id": base["id"], "relation": "lora-finetune", "license": base.get("license"),
         "architecture": base.get("architecture"), "parameters": base.get("parameters"),
@@ -168,9 +183,6 @@ def _create_rows(store, cfg, base: dict, snapshot: dict, model_id: str, run_id: 
         "details": {"run_id": run_id, "snapshot_id": snapshot["id"], "adapter_path": None, "merged_path": None,
                     "lora": {"r": cfg.lora_r, "alpha": cfg.lora_alpha, "dropout": cfg.lora_dropout,
                              "target_modules": cfg.target_modules}}})
-    store.add_run(run_id, "train", base_id=base["id"], model_id=model_id, snapshot_id=snapshot["id"],
-                  config=cfg.to_dict(), config_hash=config_hash, seed=cfg.seed, host=socket.gethostname(),
-                  log_path=cfg.log_path)
 
 
 def _argv(cfg, run_dir: Path, resume: bool) -> list[str]:
@@ -180,13 +192,12 @@ def _argv(cfg, run_dir: Path, resume: bool) -> list[str]:
     return [sys.executable, *job]
 
 
-def _run_job(ws, store, cfg, run_id, model_id, resume, progress, cancel, lock_fd) -> dict:
-    run_dir = Path(cfg.output_dir)
-    if resume:
-        cfg.save(run_dir / "config.json")
+def _run_job(run, store, cfg, model_id, resume, progress, cancel, lock_fd) -> dict:
+    """Run the training child inside the run's lifecycle; its final event decides how the run ended."""
+    run_id, run_dir = run.id, Path(cfg.output_dir)
     job = Job(_argv(cfg, run_dir, resume), log_dir=run_dir, pass_fds=(lock_fd,) if lock_fd is not None else ())
     job.start()
-    store.set_run_status(run_id, "running", pid=job.pid, started=now(), error=None)
+    run.update(pid=job.pid)  # the process whose death means the run was interrupted
     started: dict = {}
 
     def on_event(event: dict) -> None:
@@ -211,18 +222,18 @@ def _run_job(ws, store, cfg, run_id, model_id, resume, progress, cancel, lock_fd
         store.set_model_details(model_id, adapter_path=final["adapter"])
         out = {**common, "adapter": final["adapter"], "final_loss": final["final_loss"],
                "tokens_per_second": final["tokens_per_second"], "steps": final["steps"]}
-        store.set_run_status(run_id, "finished", finished=now(), result=out)
+        run.result = out
         return out
     if result.status == "cancelled":
         out = {**common, "adapter": None, "final_loss": None, "tokens_per_second": None, "step": final.get("step"),
                "checkpoint": final.get("checkpoint")}
-        store.set_run_status(run_id, "cancelled", finished=now(), result=out)
+        run.end("cancelled", result=out)
         return out
     if result.status == "failed":
-        store.set_run_status(run_id, "failed", finished=now(), error=final.get("error"))
+        run.end("failed", error=str(final.get("error")))
         raise StudioError(f"training failed: {final.get('error')} (run {run_id})")
     last = [line for line in result.stderr_tail.splitlines() if line.strip()][-1:] or [f"exit code {result.returncode}"]
-    store.set_run_status(run_id, "interrupted", finished=now(), error=last[0][:500])
+    run.end("interrupted", error=last[0][:500])
     raise StudioError(f"training run {run_id} stopped without finishing ({last[0][:200]}); "
                       f"continue it with `train --id {model_id} --resume`")
 
@@ -243,25 +254,18 @@ def merge(ws: Workspace, model_id: str, progress: Progress = None) -> dict:
             raise StudioError(f"the adapter of {model_id} is missing at {adapter}")
         base = store.require_model(model["parent_id"])
         base_dir = _base_dir(base)
-        out_dir = ws.dir("models") / _safe(model_id) / "merged"
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-        run_id = f"merge-{stamp}-{secrets.token_hex(3)}"
-        store.add_run(run_id, "merge", base_id=base["id"], model_id=model_id, snapshot_id=details.get("snapshot_id"),
-                      status="running", started=now(), host=socket.gethostname(), config={"adapter": adapter})
-        try:
-            info = merge_adapter(base_dir, adapter, out_dir, progress=progress)
-        except MergeError as exc:
-            store.set_run_status(run_id, "failed", finished=now(), error=str(exc))
-            raise StudioError(str(exc)) from None
-        except Exception as exc:
-            store.set_run_status(run_id, "failed", finished=now(), error=f"{type(exc).__name__}: {exc}"[:500])
-            raise
-        store.add_artifact("merged", info["path"], info["sha256"], size_of(info["path"]), model_id=model_id,
-                           run_id=run_id, dtype=info["dtype"], max_abs_logit_diff=info["max_abs_diff"])
-        store.update("models", "id", model_id, {"path": info["path"]})
-        store.set_model_details(model_id, merged_path=info["path"])
-        result = {"model": model_id, "run": run_id, **info}
-        store.set_run_status(run_id, "finished", finished=now(), result=result)
-        return result
+        out_dir = ws.dir("models") / folder_name(model_id) / "merged"
+        with store.run("merge", model_id=model_id, base_id=base["id"], snapshot_id=details.get("snapshot_id"),
+                       config={"adapter": adapter}) as run:
+            try:
+                info = merge_adapter(base_dir, adapter, out_dir, progress=progress)
+            except MergeError as exc:
+                raise StudioError(str(exc)) from None
+            store.add_artifact("merged", info["path"], info["sha256"], size_of(info["path"]), model_id=model_id,
+                               run_id=run.id, dtype=info["dtype"], max_abs_logit_diff=info["max_abs_diff"])
+            store.update("models", "id", model_id, {"path": info["path"]})
+            store.set_model_details(model_id, merged_path=info["path"])
+            run.result = {"model": model_id, "run": run.id, **info}
+        return run.result
     finally:
         store.close()

@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from app.store import now
 from app.workspace import Workspace
 
 
@@ -60,7 +59,7 @@ class RepoWatcher:
                 return
             with self._store.conn:
                 self._store.conn.execute(
-                    "INSERT OR REPLACE INTO repo_changes (repo, relpath, seen) VALUES (?, ?, ?)", [repo, relpath, now()])
+                    "INSERT OR REPLACE INTO repo_changes (repo, relpath, seen) VALUES (?, ?, ?)", [repo, relpath, self._store.now()])
         if self.on_change is not None:
             self.on_change(repo, relpath)
 

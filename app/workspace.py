@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from app.errors import StudioError
 
@@ -20,9 +21,18 @@ def default_root() -> Path:
     return Path(platformdirs.user_data_dir("blackroad-studio", appauthor=False))
 
 
+def _system_clock():
+    from app.store import system_clock
+
+    return system_clock()
+
+
 @dataclass
 class Workspace:
+    """`clock` is handed to every store opened here: the one source of time (tests pin it)."""
+
     root: Path
+    clock: Callable = field(default=_system_clock, compare=False, repr=False)
 
     @property
     def db_path(self) -> Path:
@@ -37,9 +47,11 @@ class Workspace:
         return self.db_path.exists()
 
     @classmethod
-    def open(cls, root: Path | str | None = None, create: bool = True) -> "Workspace":
+    def open(cls, root: Path | str | None = None, create: bool = True, clock: Callable | None = None) -> "Workspace":
         """Resolve the workspace folder; create its folders and store when missing and `create` is set."""
         ws = cls(Path(root).expanduser().resolve() if root else default_root().resolve())
+        if clock is not None:
+            ws.clock = clock
         if not ws.exists:
             if not create:
                 raise StudioError(f"no workspace at {ws.root} (run `blackroad-studio init`)")
@@ -63,4 +75,4 @@ class Workspace:
         """A new connection to the lineage store (one per thread or process)."""
         from app.store import Store
 
-        return Store(self.db_path)
+        return Store(self.db_path, clock=self.clock)

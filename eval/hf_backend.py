@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from eval.backends import BackendError, Completion
+from eval.completion import BackendError, Completion
 from eval.prompts import detect_fim, truncate_at_stops
 
 

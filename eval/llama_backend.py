@@ -9,14 +9,17 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from eval.backends import BackendError, Completion
+from eval.completion import BackendError, Completion, ContextLengthError
 from eval.prompts import detect_fim, truncate_at_stops
 
 
 class LlamaBackend:
     kind = "llama.cpp"
 
-    def __init__(self, gguf_path: Path | str, *, n_ctx: int = 4096, n_threads: int | None = None, seed: int = 42):
+    def __init__(self, gguf_path: Path | str, *, n_ctx: int = 4096, n_threads: int | None = None, seed: int = 42,
+                 prefill_chunk: int = 256, **llama_options):
+        """`prefill_chunk`: the prompt is evaluated in pieces of this many tokens, `cancel` checked between them;
+        `llama_options` go to llama_cpp.Llama as they are (n_batch, n_ubatch, flash_attn, ...)."""
         from llama_cpp import Llama
 
         self.path = Path(gguf_path)
@@ -24,13 +27,16 @@ class LlamaBackend:
             raise BackendError(f"{self.path} does not exist")
         try:
             self.llm = Llama(str(self.path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
-                             n_threads_batch=n_threads or os.cpu_count(), seed=seed, verbose=False)
+                             n_threads_batch=n_threads or os.cpu_count(), seed=seed, verbose=False,
+                             **llama_options)
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp cannot load {self.path.name}: {exc}") from None
         self.seed = seed
         self.n_ctx = n_ctx
+        self.prefill_chunk = max(1, prefill_chunk)
         self.fim = detect_fim(self._is_single_token)
         self._lock = threading.Lock()
+        self._chat_formatter = None
 
     def _is_single_token(self, text: str) -> bool:
         return len(self.llm.tokenize(text.encode(), add_bos=False, special=True)) == 1
@@ -44,13 +50,31 @@ class LlamaBackend:
     def chat_prompt(self, messages: list[dict]) -> str:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        template = self.llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise BackendError(f"{self.path.name} has no chat template; evaluate it as a base model")
-        piece = lambda tid: self.llm.detokenize([tid], special=True).decode("utf-8", "replace") if tid >= 0 else ""
-        formatter = Jinja2ChatFormatter(template, eos_token=piece(self.llm.token_eos()),
-                                        bos_token=piece(self.llm.token_bos()))
-        return formatter(messages=messages).prompt
+        if self._chat_formatter is None:
+            template = self.llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise BackendError(f"{self.path.name} has no chat template; evaluate it as a base model")
+            piece = lambda tid: self.llm.detokenize([tid], special=True).decode("utf-8", "replace") if tid >= 0 else ""
+            self._chat_formatter = Jinja2ChatFormatter(template, eos_token=piece(self.llm.token_eos()),
+                                                       bos_token=piece(self.llm.token_bos()))
+        return self._chat_formatter(messages=messages).prompt
+
+    def _prefill(self, tokens: list[int], cancel: threading.Event | None) -> int | None:
+        """Evaluate all but the prompt's last token, keeping the prefix the cache shares with it, in pieces of
+        `prefill_chunk` tokens with `cancel` checked between them (None when cancelled). generate() then finds the
+        prefix cached and evaluates the last token itself. Returns the number of tokens reused from the cache."""
+        llm = self.llm
+        reused = 0
+        for a, b in zip(llm._input_ids, tokens):
+            if a != b:
+                break
+            reused += 1
+        llm.n_tokens = min(llm.n_tokens, reused, len(tokens) - 1)  # eval() drops the cache past n_tokens
+        for i in range(llm.n_tokens, len(tokens) - 1, self.prefill_chunk):
+            if cancel is not None and cancel.is_set():
+                return None
+            llm.eval(tokens[i:min(i + self.prefill_chunk, len(tokens) - 1)])
+        return reused
 
     def complete(self, prompt: str, *, max_tokens: int = 32, stop=(), temperature: float = 0.0, top_p: float = 0.95,
                  seed: int | None = None, reuse: bool = True, on_text: Callable[[str], None] | None = None,
@@ -59,28 +83,29 @@ class LlamaBackend:
         import llama_cpp
 
         tokens = self.tokenize(prompt)
+        if not tokens:
+            raise BackendError("the prompt is empty")
         if len(tokens) + max_tokens > self.n_ctx:
-            raise BackendError(f"prompt of {len(tokens)} tokens + {max_tokens} exceeds the context of {self.n_ctx}")
+            raise ContextLengthError(len(tokens), max_tokens, self.n_ctx)
         stops = tuple(s for s in stop if s)
         hold = max((len(s) for s in stops), default=1) - 1
         with self._lock:
             llm = self.llm
             if not reuse:
                 llm.reset()
-            reused = 0
-            if reuse and llm.n_tokens:
-                for a, b in zip(llm._input_ids, tokens):
-                    if a != b:
-                        break
-                    reused += 1
             llm.set_seed(self.seed if seed is None else seed)
             vocab = llm._model.vocab
             start = time.perf_counter()
             first = None
             out: list[int] = []
             text, emitted, stopped = "", 0, "max_tokens"
-            for token in llm.generate(tokens, temp=temperature, top_p=top_p, top_k=40 if temperature > 0 else 1,
-                                      min_p=0.0, repeat_penalty=1.0):
+            reused = self._prefill(tokens, cancel)
+            generation = () if reused is None else llm.generate(
+                tokens, temp=temperature, top_p=top_p, top_k=40 if temperature > 0 else 1, min_p=0.0,
+                repeat_penalty=1.0)
+            if reused is None:
+                stopped, reused = "cancelled", 0
+            for token in generation:
                 if first is None:
                     first = time.perf_counter()
                 if llama_cpp.llama_vocab_is_eog(vocab, token):

@@ -9,7 +9,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -76,12 +75,6 @@ class HFModel:
     @property
     def tied(self) -> bool:
         return bool(self.config.get("tie_word_embeddings", False))
-
-    def largest_tensor_bytes(self) -> int:
-        return max((t.nbytes for t in self.tensors.values()), default=0)
-
-    def total_bytes(self) -> int:
-        return sum(t.nbytes for t in self.tensors.values())
 
     def read(self, name: str) -> np.ndarray:
         """One tensor as float32 in torch order."""
@@ -188,8 +181,3 @@ def to_f32(raw: np.ndarray, dtype: str) -> np.ndarray:
 def read_tensor(ref: TensorRef) -> np.ndarray:
     """The tensor as float32 in torch order."""
     return to_f32(read_raw(ref), ref.dtype)
-
-
-def iter_tensors(model: HFModel, names: list[str]) -> Iterator[tuple[str, np.ndarray]]:
-    for name in names:
-        yield name, model.read(name)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from export.errors import ExportError
+from training.cancel import check
 
 FTYPES = {"q4_k_m": 15, "q5_k_m": 17, "q6_k": 18}  # LLAMA_FTYPE_MOSTLY_*
 
@@ -50,8 +51,8 @@ def quantize(src: Path | str, dst: Path | str, qtype: str, progress: Callable[[d
                 if (cancel is not None and cancel.is_set()) or time.monotonic() - start > timeout_s:
                     proc.kill()
                     proc.communicate()
-                    raise ExportError("quantization cancelled" if cancel is not None and cancel.is_set()
-                                      else f"quantization to {qtype} timed out")
+                    check(cancel, "quantization")
+                    raise ExportError(f"quantization to {qtype} timed out")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -18,6 +18,7 @@ import numpy as np
 
 from export import tensor_names as tn
 from export.errors import ExportError
+from training.cancel import Cancelled  # noqa: F401  (re-exported for the export engine's modules)
 from export.hf_source import HFModel
 from export.vocab import Vocab, add_to_writer
 
@@ -26,8 +27,6 @@ CHUNK_ROWS_BYTES = 32 << 20  # large tensors are converted this many float32 byt
 DISK_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
-class Cancelled(ExportError):
-    pass
 
 
 def is_disk_full(exc: OSError) -> bool:

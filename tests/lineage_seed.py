@@ -1,7 +1,8 @@
 """A seeded lineage store for promotion and card tests: a fork, a dataset snapshot, a finished training run, a
 research model with adapter, merged weights and a GGUF on disk, and evals recorded per docs/CONVENTIONS.md.
 
-The store's clock is pinned (a ticking fake `app.store.now`) so timestamps, and the golden LINEAGE.md, are stable.
+The workspace's clock is pinned (a ticking fake clock handed to every store) so timestamps, and the golden
+LINEAGE.md, are stable.
 """
 from __future__ import annotations
 
@@ -25,16 +26,15 @@ class Clock:
     def __init__(self, start: dt.datetime = T0):
         self.t = start
 
-    def __call__(self) -> str:
+    def __call__(self) -> dt.datetime:
         self.t += dt.timedelta(minutes=1)
-        return self.t.isoformat()
+        return self.t
 
 
-def pin_clock(monkeypatch, start: dt.datetime = T0) -> Clock:
-    import app.store
-
+def pin_clock(ws, start: dt.datetime = T0) -> Clock:
+    """Give the workspace (and so every store it opens) a ticking clock starting at `start`."""
     clock = Clock(start)
-    monkeypatch.setattr(app.store, "now", clock)
+    ws.clock = clock
     return clock
 
 
@@ -128,7 +128,8 @@ def seed(ws) -> dict:
 
 def record_evals(ws, seeded: dict, pass1: float = 0.75, base_pass1: float = 0.72, internal: float = 0.84,
                  p95: float = 412.0, model_id: str = RESEARCH, artifact_id: int | None = None) -> None:
-    """HumanEval on candidate and base (same settings), the internal benchmark, and latency."""
+    """HumanEval on candidate and base (same settings), the internal benchmark, the general-code set beside the
+    base, and latency; with the per-sample scores behind them (no latency samples: those rows show no interval)."""
     store = ws.store()
     art = artifact_id if artifact_id is not None else seeded["gguf_art"]
     he = {"suite": "humaneval", "temperature": 0.0, "max_tokens": 512, "n": 1}
@@ -142,7 +143,44 @@ def record_evals(ws, seeded: dict, pass1: float = 0.75, base_pass1: float = 0.72
                               category=category, artifact_id=art)
     store.add_eval_result(BASE, "internal", "score", 0.61, "in-9f8e7d6c5b4a", internal_settings,
                           category="overall", artifact_id=seeded["base_art"])
+    general_settings = {"snapshot": "general-graphql-core-3.2.8", "max_tokens": 128}
+    store.add_eval_result(BASE, "general", "score", 0.56, "ge-5a4b3c2d1e0f", general_settings, category="overall",
+                          artifact_id=seeded["base_art"])
+    store.add_eval_result(model_id, "general", "score", 0.55, "ge-5a4b3c2d1e0f", general_settings,
+                          category="overall", artifact_id=art, baseline_model_id=BASE)
     lat = {"prompts": 50, "max_tokens": 32}
     store.add_eval_result(model_id, "latency", "p95_ms", p95, "lat-1234567890ab", lat, artifact_id=art)
     store.add_eval_result(model_id, "latency", "p50_ms", p95 / 2, "lat-1234567890ab", lat, artifact_id=art)
+    record_samples(store, model_id, pass1, base_pass1, internal)
     store.close()
+
+
+def _around(mean: float, n: int, spread: float, period: int = 1) -> list[float]:
+    """n values averaging exactly `mean`: mean + spread and mean - spread, alternating every `period` values."""
+    return [mean + (spread if (i // period) % 2 == 0 else -spread) for i in range(n)]
+
+
+def record_samples(store, model_id: str, pass1: float, base_pass1: float, internal: float) -> None:
+    """Per-sample scores behind record_evals' numbers (what intervals and paired deltas are computed from):
+    100 HumanEval tasks (the base passes the first ones, the model the first ones too, more or fewer), 256
+    internal samples (half python, a steady gain over the base), 300 general samples (a loss of 0.01 in noise)."""
+    from app.intervals import record_samples as put
+
+    def tasks(rate: float) -> list[dict]:
+        return [{"key": f"HumanEval/{i}", "pass@1": float(i < round(rate * 100))} for i in range(100)]
+
+    put(store, None, BASE, "humaneval", "he-0a1b2c3d4e5f", tasks(base_pass1))
+    put(store, None, model_id, "humaneval", "he-0a1b2c3d4e5f", tasks(pass1))
+    python = _around(internal + 0.02, 128, 0.1)
+    others = _around(internal - 0.02, 128, 0.1)
+    mine = [{"key": f"s{i}", "category": "python" if i < 128 else "agents", "edit_similarity": v,
+             "exact_match_line": float(v > 0.8), "exact_match": 0.0} for i, v in enumerate(python + others)]
+    put(store, None, model_id, "internal", "in-9f8e7d6c5b4a", mine)
+    put(store, None, BASE, "internal", "in-9f8e7d6c5b4a",
+        [{**s, "edit_similarity": v} for s, v in zip(mine, _around(0.61, 256, 0.1))])
+    base_general = _around(0.56, 300, 0.1, period=2)
+    noise = _around(0.0, 300, 0.15)
+    put(store, None, BASE, "general", "ge-5a4b3c2d1e0f",
+        [{"key": f"g{i}", "edit_similarity": v} for i, v in enumerate(base_general)])
+    put(store, None, model_id, "general", "ge-5a4b3c2d1e0f",
+        [{"key": f"g{i}", "edit_similarity": v - 0.01 + e} for i, (v, e) in enumerate(zip(base_general, noise))])

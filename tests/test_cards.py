@@ -18,8 +18,8 @@ SECTIONS = ["Derivation chain", "Base model", "Derivation method", "Training dat
 
 
 @pytest.fixture
-def seeded(workspace, monkeypatch):
-    pin_clock(monkeypatch)
+def seeded(workspace):
+    pin_clock(workspace)
     return seed(workspace)
 
 
@@ -47,8 +47,13 @@ def test_card_sections_and_values_come_from_the_store(workspace, seeded):
     text = lineage_card(workspace, internal, now=NOW)
     headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
     assert headings == SECTIONS
-    assert "| pass@1 | 0.72 | 0.75 | +0.03 |" in text
-    assert "| score [overall] | 0.61 | 0.84 | +0.23 |" in text
+    # every number with its 95% interval, every delta with its paired interval and what it means
+    assert "| pass@1 | 0.72 [0.625, 0.799] | 0.75 [0.657, 0.825] | +0.03 [+0, +0.07] within noise | 100 |" in text
+    assert ("| score [overall] | 0.61 [0.597, 0.622] | 0.84 [0.827, 0.852] | +0.23 [+0.228, +0.233] significant "
+            "| 256 |") in text
+    assert "| p95_ms | not measured | 412 | – | not recorded |" in text
+    assert "- numbers without an interval were recorded without per-sample scores" in text
+    assert "| general-no-regression | pass | score 0.55 vs 0.56" in text and "within noise" in text
     assert "research/platform/coder [lora-finetune]" in text and "internal/coder/v1 [promotion]   <- this model" in text
     assert "| python | 3500 | 68.4% | 300 | 910,000 |" in text and "| agent-hub | 4f2a9c1e |" in text
     assert "| agent-hub | agent_hub/settings.py | aws-key | 12 |" in text

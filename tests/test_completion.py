@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 
+from train_snapshot import write_snapshot
 from training.fim import QWEN, STARCODER
 
 PREFIX = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n"
@@ -62,12 +63,7 @@ def _snapshot(ws, tmp_path):
          "completion": "        self.items.append(x)\n", "language": "python", "repo": "r", "path": "c.py",
          "tokens": 15, "category": None},
     ]
-    folder = ws.dir("datasets") / "snap-test"
-    folder.mkdir(parents=True)
-    (folder / "heldout.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    store = ws.store()
-    store.add_snapshot("snap-test", "hash-test", folder, {}, {}, [])
-    store.close()
+    write_snapshot(ws, "snap-test", rows=[], heldout=rows)
 
 
 @pytest.mark.slow
@@ -96,8 +92,19 @@ def test_evaluate_internal_with_baseline_records_rows(embedded_workspace, tmp_pa
     assert {r["settings_hash"] for r in rows + base_rows} == {out["settings_hash"]}
     assert all(r["artifact_id"] == gguf_art["id"] and r["baseline_model_id"] == "forkies/other@v1.0.0" for r in rows)
     assert all(r["baseline_model_id"] is None for r in base_rows)
-    assert store.run(out["run"])["status"] == "finished"
+    assert store.run_row(out["run"])["status"] == "finished"
+    # per-sample scores behind every number: intervals, paired deltas (identical models: exactly zero, noise)
+    assert store.one("SELECT COUNT(*) AS n FROM eval_samples WHERE run_id = ?", [out["run"]])["n"] == 6
+    overall = next(r for r in rows if r["metric"] == "score" and r["category"] == "overall")
+    assert overall["details"]["n"] == 3 and overall["details"]["significant"] is False
     store.close()
+    scores = {(s["metric"], s["category"]): s for s in out["scores"]}
+    assert scores[("score", "overall")]["n"] == 3 and len(scores[("score", "overall")]["ci95"]) == 2
+    assert scores[("exact_match", "overall")]["method"] == "wilson" and scores[("score", "scripts")]["indicative"]
+    assert out["comparisons"] and all(c["delta"] == 0 and c["delta_ci95"] == [0, 0] and c["significant"] is False
+                                      for c in out["comparisons"])
+    assert out["warnings"] == ["too few held-out samples to decide (n=1, fewer than 100)",
+                               "too few held-out samples to decide (n=3, fewer than 100)"]
     lines = (root / "runs" / out["run"] / "results.jsonl").read_text().splitlines()
     assert len(lines) == 3 and any(e.get("event") == "sample" for e in events)
 
@@ -126,6 +133,15 @@ def test_latency_suite_on_the_embedded_model(embedded_workspace, tmp_path):
     store.close()
     assert metrics == {"p50_ms", "p95_ms", "p99_ms", "ttft_p50_ms", "ttft_p95_ms", "tokens_per_second",
                        "reuse_ttft_p95_ms"}
+    # against a baseline: both on the same contexts, interleaved in one run, with paired deltas
+    from app.forks import fork
+
+    fork(ws, "embedded:smollm2-135m", "forkies/other@v1.0.0", prepare=False)
+    paired = evaluate(ws, DEMO_BASE_ID, "latency", samples=2, baseline_id="forkies/other@v1.0.0")
+    assert paired["settings"]["interleaved"] is True and paired["baseline_metrics"]["p95_ms"] > 0
+    deltas = {c["metric"]: c for c in paired["comparisons"]}
+    assert deltas["p95_ms"]["n"] == 2 and len(deltas["p95_ms"]["delta_ci95"]) == 2
+    assert any("too few contexts to decide (n=2" in w for w in paired["warnings"])
 
 
 def test_complete_cli(cli, embedded_workspace, tmp_path):

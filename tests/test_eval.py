@@ -22,7 +22,7 @@ def test_pass_at_k_matches_the_exact_formula():
         for c in range(0, n + 1, max(1, n // 7)):
             for k in (1, 2, 10, 100):
                 if k > n:
-                    with pytest.raises(ValueError):
+                    with pytest.raises(ValueError, match=r"pass@\d+ needs at least \d+ samples"):
                         pass_at_k(n, c, k)
                     continue
                 exact = 1 - math.comb(n - c, k) / math.comb(n, k)

@@ -56,7 +56,7 @@ def test_export_fork_by_id_records_artifacts(workspace, tiny_qwen2, cli):
     assert [(a["quant_type"], a["sha256"], a["size_bytes"]) for a in arts] == \
         [(a["type"], a["sha256"], a["size_bytes"]) for a in out["artifacts"]]
     assert store.model("forkies/tiny@v0.1.0")["gguf_path"] == out["artifacts"][0]["path"]
-    assert store.run(out["run"])["status"] == "finished"
+    assert store.run_row(out["run"])["status"] == "finished"
     store.close()
     kv, types = _fields(out["artifacts"][0]["path"])
     assert kv["general.architecture"] == "qwen2" and kv["qwen2.rope.freq_base"] == 1_000_000.0

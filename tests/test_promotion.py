@@ -15,8 +15,8 @@ NOW = T0 + dt.timedelta(days=1)
 
 
 @pytest.fixture
-def seeded(workspace, monkeypatch):
-    pin_clock(monkeypatch)
+def seeded(workspace):
+    pin_clock(workspace)
     return seed(workspace)
 
 
@@ -36,7 +36,8 @@ def test_default_checklists(workspace):
     internal = load(workspace, "internal")
     production = load(workspace, "production")
     names = [i["name"] for i in internal["items"]]
-    assert names == ["humaneval-pass@1", "internal-benchmark", "humaneval-no-regression", "latency-p95",
+    assert names == ["humaneval-pass@1", "internal-benchmark", "humaneval-no-regression", "general-no-regression",
+                     "latency-p95",
                      "secret-scan", "base-attribution", "artifacts-sha256", "not-expired"]
     assert [i["name"] for i in production["items"]] == names + ["legal-approval", "sla", "days-in-internal"]
     assert internal["from_stages"] == ["research"] and production["from_stages"] == ["internal"]
@@ -46,7 +47,8 @@ def test_nothing_measured_fails_and_promotion_refused(workspace, seeded):
     result = promotion.checklist(workspace, RESEARCH, "internal", now=NOW)
     items = _items(result)
     assert not result["ready"]
-    for name in ("humaneval-pass@1", "internal-benchmark", "humaneval-no-regression", "latency-p95"):
+    for name in ("humaneval-pass@1", "internal-benchmark", "humaneval-no-regression", "general-no-regression",
+                 "latency-p95"):
         assert not items[name]["passed"] and items[name]["evidence"].startswith("not measured"), items[name]
     assert not items["base-attribution"]["passed"] and "card research/platform/coder" in items["base-attribution"]["evidence"]
     assert items["secret-scan"]["passed"] and "2 secret(s) found and dropped, 0 kept" in items["secret-scan"]["evidence"]
@@ -54,7 +56,7 @@ def test_nothing_measured_fails_and_promotion_refused(workspace, seeded):
     with pytest.raises(StudioError) as err:
         promotion.promote(workspace, RESEARCH, "internal", "coder", now=NOW)
     message = str(err.value)
-    assert "\n" not in message and message.startswith("cannot promote research/platform/coder to internal: 5 item(s)")
+    assert "\n" not in message and message.startswith("cannot promote research/platform/coder to internal: 6 item(s)")
     for name in result["failing"]:
         assert name in message
     store = workspace.store()
@@ -212,7 +214,7 @@ def test_workspace_override(workspace, ready):
 
 def test_cli_checklist_approve_promote(cli, ws_root, workspace, monkeypatch):
     # the CLI runs on the real clock: seed two days ago so the research model is far from expiry
-    pin_clock(monkeypatch, dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=2))
+    pin_clock(workspace, dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=2))
     record_evals(workspace, seed(workspace))
     write_cards(workspace, RESEARCH)
     out = cli("checklist", RESEARCH, "--to", "internal", "--json")

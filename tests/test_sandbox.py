@@ -87,7 +87,7 @@ def test_hostile_completions_fail_or_are_contained(problems, tmp_path):
     assert "No space left" in by_name["fill the disk"][0]["error"] or "too large" in by_name["fill the disk"][0]["error"]
     # the host is untouched
     assert victim.read_text() == "keep me" and not (outside / "pwned.txt").exists()
-    with pytest.raises(socket.timeout):
+    with pytest.raises(socket.timeout, match="timed out"):
         listener.accept()
     listener.close()
     assert not _leftover_processes("blackroad-sandbox-"), _leftover_processes("blackroad-sandbox-")

@@ -43,11 +43,11 @@ def test_stage_prefix_and_parent_enforced(tmp_path):
     store = Store(tmp_path / "s.db")
     with pytest.raises(sqlite3.IntegrityError):  # id without its stage prefix
         store.conn.execute("INSERT INTO models (id, stage, name, created) VALUES ('x/y', 'forkies', 'y', 'now')")
-    with pytest.raises(StudioError):  # malformed id
+    with pytest.raises(StudioError, match="must be of the form research/OWNER/NAME"):  # malformed id
         store.add_model({"id": "research/onlyname"})
-    with pytest.raises(StudioError):  # a research model needs a parent
+    with pytest.raises(StudioError, match="refused by the lineage store"):  # a research model needs a parent
         store.add_model({"id": "research/team/orphan"})
-    with pytest.raises(StudioError):  # parent must exist (foreign key)
+    with pytest.raises(StudioError, match="FOREIGN KEY"):  # parent must exist (foreign key)
         store.add_model({"id": "research/team/x", "parent_id": "forkies/missing@v1.0.0"})
     store.add_model(_fork_row())
     with pytest.raises(StudioError, match="already exists"):

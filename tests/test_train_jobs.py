@@ -33,7 +33,7 @@ def _losses(ws, model_id):
     store = ws.store()
     try:
         run_id = store.model(model_id)["details"]["run_id"]
-        return store.run(run_id), [m["loss"] for m in store.metrics(run_id)]
+        return store.run_row(run_id), [m["loss"] for m in store.metrics(run_id)]
     finally:
         store.close()
 
@@ -46,7 +46,7 @@ def test_train_records_lineage(trained):
     model = store.model("research/me/full")
     assert model["parent_id"] == BASE and model["relation"] == "lora-finetune" and model["expires"]
     assert model["details"]["adapter_path"] == result["adapter"] and model["details"]["snapshot_id"] == "snap-test"
-    run = store.run(result["run"])
+    run = store.run_row(result["run"])
     assert (run["status"], run["base_id"], run["snapshot_id"], run["model_id"]) == \
         ("finished", BASE, "snap-test", "research/me/full")
     assert run["config"]["lora_r"] == 16 and len(run["config_hash"]) == 64 and run["seed"] == 42

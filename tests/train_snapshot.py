@@ -1,11 +1,11 @@
-"""A small dataset snapshot in the CONVENTIONS format, written and registered by training tests
-(until curation's snapshots are available to them)."""
+"""A small dataset snapshot for training and eval tests, written by curation's own snapshot writer
+(training.curation.snapshot) from the tiny models' corpus, and registered under a name the tests choose."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from training.fileio import sha256_file
+from training.curation import snapshot
 from training.fim import QWEN
 from tiny_models import CORPUS
 
@@ -28,17 +28,16 @@ def samples(n: int = 48) -> list[dict]:
     return out
 
 
-def write_snapshot(ws, snapshot_id: str = "snap-test", rows: list[dict] | None = None) -> Path:
-    """datasets/<id>/train.jsonl + heldout.jsonl + manifest.json, registered in the store."""
-    folder = ws.dir("datasets") / snapshot_id
-    folder.mkdir(parents=True, exist_ok=True)
+def write_snapshot(ws, snapshot_id: str = "snap-test", rows: list[dict] | None = None,
+                   heldout: list[dict] | None = None) -> Path:
+    """datasets/<id>/ (train.jsonl, heldout.jsonl, manifest.json) as curation writes it, registered in the store."""
     rows = samples() if rows is None else rows
-    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (folder / "heldout.jsonl").write_text("")
-    (folder / "manifest.json").write_text(json.dumps({"id": snapshot_id, "train": len(rows)}))
-    store = ws.store()
-    try:
-        store.add_snapshot(snapshot_id, sha256_file(folder / "train.jsonl"), folder, {}, {"train": len(rows)}, [])
-    finally:
-        store.close()
+    heldout = heldout or []
+    encode = lambda items: "".join(json.dumps(r) + "\n" for r in items).encode()  # noqa: E731
+    config = {"source": "tests/tiny_models.CORPUS"}
+    stats = {"train": len(rows), "heldout": len(heldout)}
+    digest, folder, files = snapshot.write(ws.dir("datasets"), encode(rows), encode(heldout), config,
+                                           {"stats": stats}, out=ws.dir("datasets") / snapshot_id)
+    with ws.store() as store:
+        store.add_snapshot(snapshot_id, digest, folder, config, stats, [])
     return folder

@@ -16,9 +16,7 @@ def register(app: typer.Typer) -> None:
         """Show the derivation tree (and, for one model, its runs, artifacts, evals and events)."""
         from app.lineage import graph, render_tree
 
-        store = workspace(ctx).store()
-        try:
+        with workspace(ctx).store() as store:
             result = graph(store, model_id)
-        finally:
-            store.close()
-        emit(result, as_json, render_tree)
+            now = store.clock()
+        emit(result, as_json, lambda r: render_tree(r, now))

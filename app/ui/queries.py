@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from eval.suites import improvement
+
 if TYPE_CHECKING:  # the store (sqlite-utils) loads in the workers, after the first paint
     from app.store import Store
 
@@ -21,12 +23,18 @@ EXTENSIONS = {
     ".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".css": "css", ".html": "html",
 }
 SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", "dist", "build", ".mypy_cache", ".tox"}
-# Metrics where a smaller number is the better one.
-LOWER_IS_BETTER = {"p50_ms", "p95_ms", "p99_ms", "ttft_p50_ms", "ttft_p95_ms", "reuse_ttft_p95_ms"}
 
 
 def model_ids(store: Store, stages: tuple[str, ...] | None = None) -> list[str]:
     return [m["id"] for m in store.models() if stages is None or m["stage"] in stages]
+
+
+def offered_models(store: Store, stages: tuple[str, ...] | None = None) -> list[dict]:
+    """The models the panes offer to use: forks, promoted models, and research models whose training run finished.
+    A cancelled, failed or still running run's model is left out (Lineage still shows it, with its run)."""
+    finished = {r["id"] for r in store.query("SELECT id FROM runs WHERE kind = 'train' AND status = 'finished'")}
+    return [m for m in store.models() if (stages is None or m["stage"] in stages)
+            and (m["stage"] != "research" or (m.get("details") or {}).get("run_id") in finished)]
 
 
 def language_mix(path: str | Path, limit: int = 20000) -> dict[str, int]:
@@ -160,7 +168,7 @@ def compare_evals(store: Store, candidate: str, baseline: str | None) -> list[di
         base = (matched or same)[-1] if (matched or same) else None
         base_value = base["value"] if base else None
         delta = None if base_value is None or row["value"] is None else row["value"] - base_value
-        better = None if not delta else (delta < 0) == (metric in LOWER_IS_BETTER)
+        better = improvement(metric, delta)
         out.append({"suite": suite, "category": category, "metric": metric, "base": base_value,
                     "candidate": row["value"], "delta": delta, "better": better,
                     "same_settings": bool(matched) or base is None})

@@ -11,7 +11,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -48,27 +47,26 @@ def build(root: Path) -> Path:
     if root.exists():
         shutil.rmtree(root)
     ws = Workspace.open(root)
-    with pytest.MonkeyPatch.context() as mp:
-        pin_clock(mp)
-        seeded = seed(ws)
-        record_evals(ws, seeded)
-        store = ws.store()
-        try:
-            for name, files in (("agent-hub", ["agent_hub/__init__.py", "agent_hub/bus.py", "README.md"]),
-                                ("fleet-console", ["src/app.tsx", "src/api.ts", "src/types.ts", "package.json"])):
-                repo = root / "repos" / name
-                for rel in files:
-                    (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-                    (repo / rel).write_text("x = 1\n")
-                store.insert("repos", {"name": name, "path": str(repo), "kind": "folder",
-                                       "added": T0.isoformat(), "details": {}})
-            for rel in ("agent_hub/bus.py", "README.md"):
-                store.insert("repo_changes", {"repo": "agent-hub", "relpath": rel, "seen": NOW.isoformat()})
-            for step in range(1, 301, 15):
-                store.add_metric("train-1", step, loss=round(0.6 + 0.85 * 0.985 ** step, 4), lr=2e-4,
-                                 tokens_per_second=5400.0)
-        finally:
-            store.close()
+    pin_clock(ws)
+    seeded = seed(ws)
+    record_evals(ws, seeded)
+    store = ws.store()
+    try:
+        for name, files in (("agent-hub", ["agent_hub/__init__.py", "agent_hub/bus.py", "README.md"]),
+                            ("fleet-console", ["src/app.tsx", "src/api.ts", "src/types.ts", "package.json"])):
+            repo = root / "repos" / name
+            for rel in files:
+                (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+                (repo / rel).write_text("x = 1\n")
+            store.insert("repos", {"name": name, "path": str(repo), "kind": "folder",
+                                   "added": T0.isoformat(), "details": {}})
+        for rel in ("agent_hub/bus.py", "README.md"):
+            store.insert("repo_changes", {"repo": "agent-hub", "relpath": rel, "seen": NOW.isoformat()})
+        for step in range(1, 301, 15):
+            store.add_metric("train-1", step, loss=round(0.6 + 0.85 * 0.985 ** step, 4), lr=2e-4,
+                             tokens_per_second=5400.0)
+    finally:
+        store.close()
     snap = root / "datasets" / SNAPSHOT
     (snap / "train.jsonl").write_text("".join(json.dumps(s) + "\n" for s in SAMPLES))
     (snap / "heldout.jsonl").write_text("".join(json.dumps(s) + "\n" for s in HELDOUT))

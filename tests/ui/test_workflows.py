@@ -58,7 +58,7 @@ async def test_curate_from_the_repos_pane_then_browse_the_snapshot(tiny_ws, tmp_
         status = _text(app, "#curate-status")
         store = tiny_ws.store()
         try:
-            snaps = store.query("SELECT id, stats FROM snapshots")
+            snaps = store.query("SELECT id, stats, path FROM snapshots")
         finally:
             store.close()
         assert len(snaps) == 1, (status, notifications(app))
@@ -70,7 +70,9 @@ async def test_curate_from_the_repos_pane_then_browse_the_snapshot(tiny_ws, tmp_
         assert app.query_one("#snapshot-select").value == snapshot
         assert not app.query_one("#snippets-empty").display
         samples = app.query_one("#samples-table")
-        assert samples.row_count == snaps[0]["stats"]["snippets"] or samples.row_count > 0
+        on_disk = sum(1 for split in ("train.jsonl", "heldout.jsonl")
+                      for line in (Path(snaps[0]["path"]) / split).read_text().splitlines() if line.strip())
+        assert 0 < on_disk < 400 and samples.row_count == on_disk  # every sample of both splits, one row each
         assert set(_column(samples, "path")) <= {"src/inventory.py", "web/cart.js", "web/types.ts"}
         code = app.query_one("#sample-code")
         assert code.text and code.language in ("python", "javascript", "typescript")
@@ -108,7 +110,7 @@ async def test_train_from_the_pane_loss_curve_updates_then_cancel(tiny_ws):
         await settle(pilot)
         store = tiny_ws.store()
         try:
-            run = store.run(store.model("research/me/pilot")["details"]["run_id"])
+            run = store.run_row(store.model("research/me/pilot")["details"]["run_id"])
             recorded = store.metrics(run["id"])
         finally:
             store.close()

@@ -17,15 +17,12 @@ from typing import Callable
 
 from training.curation import dedup, files, secrets, snapshot, snippets, split
 from training.curation.file_cache import FileCache, FileResult, source_key
+from training.cancel import Cancelled
 from training.fileio import sha256_file, sha256_json
 from training.curation.samples import SampleConfig, apply_limits, unit_samples
 
-ENGINE_VERSION = 1      # bump when processing changes meaning, so cached results are recomputed
+ENGINE_VERSION = 3      # bump when processing changes meaning, so cached results are recomputed
 PARALLEL_MIN_FILES = 200
-
-
-class Cancelled(Exception):
-    pass
 
 
 @dataclass
@@ -40,22 +37,27 @@ class Source:
 class CurateConfig:
     tokenizer_dir: str
     samples: SampleConfig = field(default_factory=SampleConfig)
-    heldout_rate: float = 0.05
+    heldout_rate: float = split.DEFAULT_RATE             # files under it are held out, then the split grows...
+    heldout_min_samples: int = split.DEFAULT_MIN_SAMPLES  # ... to this many samples ...
+    heldout_max_share: float = split.DEFAULT_MAX_SHARE    # ... within this share of all samples (split.py)
     seed: int = 42
     secrets_policy: str = "drop"    # drop: units touching a finding go; redact: keep them with placeholders
     dedup_threshold: float = dedup.THRESHOLD
     categories: list = field(default_factory=list)    # split.rules_to_dicts(...)
     base_id: str | None = None
     workers: int = 0                # 0: one per core
+    false_positives: frozenset = frozenset()    # fingerprints of secret findings a reviewer marked
 
     def identity(self) -> dict:
         """What the output depends on (not where the tokenizer lies: its content hash instead)."""
         tok = Path(self.tokenizer_dir) / "tokenizer.json"
         return {"engine_version": ENGINE_VERSION, "tokenizer_sha256": sha256_file(tok), "base_id": self.base_id,
                 "samples": self.samples.to_dict(), "heldout_rate": self.heldout_rate, "seed": self.seed,
+                "heldout_min_samples": self.heldout_min_samples, "heldout_max_share": self.heldout_max_share,
                 "secrets_policy": self.secrets_policy, "dedup": {"threshold": self.dedup_threshold,
                                                                  "num_perm": dedup.NUM_PERM},
                 "categories": self.categories,
+                **({"secret_false_positives": sorted(self.false_positives)} if self.false_positives else {}),
                 "filters": {"max_bytes": files.MAX_BYTES, "max_line": files.MAX_LINE,
                             "max_mean_line": files.MAX_MEAN_LINE, "min_alnum": files.MIN_ALNUM}}
 
@@ -96,16 +98,15 @@ def process_file(repo: str, relpath: str, path: str, known_sha: str | None = Non
         reason, text = files.drop_reason_by_content(data)
     if reason is not None:
         return sha, FileResult(language, reason, sha, len(data))
-    scanned = secrets.scan(text, relpath)
-    result = FileResult(language, None, sha, len(data), findings=scanned.findings,
-                        heldout=split.is_heldout(repo, relpath, cfg.heldout_rate, cfg.seed))
+    scanned = secrets.scan(text, relpath, false_positives=cfg.false_positives)
+    result = FileResult(language, None, sha, len(data), findings=scanned.findings)  # held out or not: _assemble
     parsed = snippets.parse(scanned.text, language)
     result.parse_error = parsed.error is not None
     dropped: Counter = Counter()
     pending = []
     for unit in parsed.units:
         if cfg.secrets_policy == "drop" and any(a <= unit.end_line and b >= unit.start_line
-                                                for a, b, _ in scanned.findings):
+                                                for a, b, *_ in scanned.live):
             dropped["secret"] += 1
             continue
         pending.append((unit, unit_samples(repo, relpath, language, parsed, unit, cfg.samples)))
@@ -116,16 +117,24 @@ def process_file(repo: str, relpath: str, path: str, known_sha: str | None = Non
         samples = [s for s in samples if id(s) in kept]
         if not samples:
             continue
-        category = (split.categorise(_WORKER["rules"], relpath, unit.qualname, language, unit.kind, unit.signature)
-                    if result.heldout else None)
+        category = split.categorise(_WORKER["rules"], relpath, unit.qualname, language, unit.kind, unit.signature)
         lines = [(json.dumps({"id": s.id, "kind": s.kind, "prompt": s.prompt, "completion": s.completion,
                               "language": language, "repo": repo, "path": relpath, "tokens": s.tokens,
-                              "category": category}, ensure_ascii=False) + "\n").encode("utf-8") for s in samples]
+                              "category": None}, ensure_ascii=False) + "\n").encode("utf-8") for s in samples]
         text = unit.header + unit.body
         packed.append((lines, [s.tokens for s in samples], dedup.exact_key(text), dedup.signature(text), category))
     result.pack_units(packed)
     result.samples_dropped = dict(dropped)
     return sha, result
+
+
+def _with_category(lines: bytes, category: str | None) -> bytes:
+    """A unit's JSONL lines with their `category` set (units are categorised in process_file; lines are written
+    with none, since whether a file is held out is decided over all files, in _assemble)."""
+    if category is None:
+        return lines
+    return b"".join((json.dumps({**json.loads(line), "category": category}, ensure_ascii=False) + "\n").encode("utf-8")
+                    for line in lines.splitlines())
 
 
 def _process_chunk(chunk: list[tuple[str, str, str, str | None]]) -> list:
@@ -294,7 +303,7 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, pr
     import numpy as np
 
     dropped, samples_dropped, languages = Counter(), Counter(), {}
-    findings, results, parse_errors = [], [], 0
+    findings, results, scores, parse_errors = [], [], [], 0
     files_scanned = files_kept = 0
     for source, cached, stats, skipped in per_source:
         files_scanned += len(stats) + len(skipped)
@@ -303,8 +312,10 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, pr
             result = fresh.get((source.name, rel))
             if result is None:
                 result = cached[rel].result()
-            findings.extend({"repo": source.name, "path": rel, "line": a, "kind": kind}
-                            for a, _, kind in result.findings)
+            findings.extend({"repo": source.name, "path": rel, "line": f.line, "kind": f.kind,
+                             "fingerprint": f.fingerprint, "masked": f.masked,
+                             **({"false_positive": True} if f.false_positive else {})}
+                            for f in map(secrets.Finding._make, result.findings))
             samples_dropped.update(result.samples_dropped)
             if result.reason is not None:
                 dropped[result.reason] += 1
@@ -315,42 +326,50 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, pr
             languages[result.language]["files"] += 1
             if result.n_units:
                 results.append(result)
+                scores.append(split.heldout_score(source.name, rel, cfg.seed))
     exact = np.frombuffer(b"".join(r.exact for r in results), dtype="<u8").reshape(-1, 2)[:, 0]
     sigs = np.frombuffer(b"".join(r.signatures for r in results), dtype="<u4").reshape(len(exact), dedup.NUM_PERM)
     keep, n_exact, n_near = dedup.duplicates(exact, sigs, cfg.dedup_threshold)
-    train, heldout, counts, categories = [], [], Counter(), Counter()
-    offset = 0
-    for r in results:
-        n = r.n_units
-        mask = keep[offset:offset + n]
-        offset += n
+    train, heldout, counts, categories, category_samples = [], [], Counter(), Counter(), Counter()
+    masks = np.split(keep, np.cumsum([r.n_units for r in results])[:-1]) if results else []
+    held_out = split.choose_heldout(
+        [(score, int(np.frombuffer(r.unit_samples, dtype=np.int32)[m].sum())) for score, r, m in zip(scores, results, masks)],
+        cfg.heldout_rate, cfg.heldout_min_samples, cfg.heldout_max_share)
+    for r, mask, held in zip(results, masks, held_out):
+        r.heldout = held
         samples = np.frombuffer(r.unit_samples, dtype=np.int32)
         tokens = np.frombuffer(r.unit_tokens, dtype=np.int64)
-        target = heldout if r.heldout else train
-        if mask.all():
-            target.append(r.lines)
+        ends = np.frombuffer(r.unit_ends, dtype=np.int64)
+        starts = np.concatenate(([0], ends[:-1]))
+        if held:  # held-out lines carry their unit's category
+            heldout.extend(_with_category(r.lines[starts[i]:ends[i]], r.categories[i]) for i in np.flatnonzero(mask))
+            for category, n, kept in zip(r.categories, samples, mask):
+                if kept and category:
+                    category_samples[category] += int(n)
+        elif mask.all():
+            train.append(r.lines)
         else:
-            ends = np.frombuffer(r.unit_ends, dtype=np.int64)
-            starts = np.concatenate(([0], ends[:-1]))
-            target.extend(r.lines[starts[i]:ends[i]] for i in np.flatnonzero(mask))
+            train.extend(r.lines[starts[i]:ends[i]] for i in np.flatnonzero(mask))
         lang = languages[r.language]
         lang["snippets"] += int(mask.sum())
         lang["samples"] += int(samples[mask].sum())
         lang["tokens"] += int(tokens[mask].sum())
-        counts["heldout" if r.heldout else "train"] += int(samples[mask].sum())
-        if r.heldout:       # every held-out snippet counts in "overall"; categorised ones in theirs too
+        counts["heldout" if held else "train"] += int(samples[mask].sum())
+        if held:            # every held-out snippet counts in "overall"; categorised ones in theirs too
             categories["overall"] += int(mask.sum())
             categories.update(c for c, k in zip(r.categories, mask) if k and c)
     _emit(progress, event="progress", stage="write", message="writing the snapshot")
     stats = {"files_scanned": files_scanned, "files_kept": files_kept, "snippets": int(keep.sum()),
              "samples": {"train": counts["train"], "heldout": counts["heldout"]},
              "tokens": sum(v["tokens"] for v in languages.values()),
-             "secrets_found": len(findings), "secret_findings": findings,
+             "secrets_found": sum(not f.get("false_positive") for f in findings), "secret_findings": findings,
+             "secrets_marked_false_positive": sum(bool(f.get("false_positive")) for f in findings),
              "duplicates_removed": n_exact + n_near, "duplicates": {"exact": n_exact, "near": n_near},
              "languages": {k: languages[k] for k in sorted(languages)},
              "dropped": {k: v for k, v in sorted(dropped.items()) if v},
              "samples_dropped": dict(sorted(samples_dropped.items())),
-             "heldout_categories": dict(sorted(categories.items())), "parse_errors": parse_errors}
+             "heldout_categories": dict(sorted(categories.items())),
+             "heldout_indicative": split.indicative(category_samples), "parse_errors": parse_errors}
     manifest = {"format": 1, "sources": [asdict(s) for s, *_ in per_source], "stats": stats,
                 "excluded": identity.get("exclude", [])}
     digest, folder, file_info = snapshot.write(datasets_dir, b"".join(train), b"".join(heldout), identity,

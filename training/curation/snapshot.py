@@ -12,8 +12,6 @@ from pathlib import Path
 
 from training.fileio import atomic_dir, atomic_write_bytes, atomic_write_text, sha256_json
 
-FILES = ("train.jsonl", "heldout.jsonl", "manifest.json")
-
 
 def snapshot_id(content_hash: str) -> str:
     return f"snap-{content_hash[:12]}"
@@ -21,6 +19,16 @@ def snapshot_id(content_hash: str) -> str:
 
 def content_hash(train_sha256: str, heldout_sha256: str, config: dict) -> str:
     return sha256_json({"train": train_sha256, "heldout": heldout_sha256, "config": config})
+
+
+def false_positives(config: dict, manifest: dict) -> list[dict]:
+    """The reviewers' false-positive marks this snapshot applied (fingerprints, never values), each with how many
+    of its findings it covered."""
+    covered: dict[str, int] = {}
+    for f in (manifest.get("stats") or {}).get("secret_findings") or []:
+        if f.get("false_positive"):
+            covered[f["fingerprint"]] = covered.get(f["fingerprint"], 0) + 1
+    return [{"fingerprint": fp, "findings": covered.get(fp, 0)} for fp in config.get("secret_false_positives") or []]
 
 
 def _manifest_text(manifest: dict) -> str:
@@ -42,7 +50,8 @@ def write(datasets_dir: Path, train: bytes, heldout: bytes, config: dict, manife
              "heldout.jsonl": {"sha256": hashlib.sha256(heldout).hexdigest(), "size_bytes": len(heldout),
                                "lines": heldout.count(b"\n")}}
     digest = content_hash(files["train.jsonl"]["sha256"], files["heldout.jsonl"]["sha256"], config)
-    full = {**manifest, "snapshot": snapshot_id(digest), "content_hash": digest, "config": config, "files": files}
+    full = {**manifest, "snapshot": snapshot_id(digest), "content_hash": digest, "config": config, "files": files,
+            "secret_false_positives": false_positives(config, manifest)}
     text = _manifest_text(full)
     if out is not None:
         out = Path(out)

@@ -7,7 +7,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Markdown, Select, Static
 
 from app.errors import StudioError
-from app.ui.entry import entry, one_line
+from app.ui.entry import one_line
+from app.ui import queries
 from app.ui.panes.base import Pane, empty_state, fill_table
 
 STAGES = ("internal", "production")
@@ -20,6 +21,8 @@ class PromotionPane(Pane):
         super().__init__(*args, **kwargs)
         self.model_id: str | None = None
         self.stage = "internal"
+        self.items: dict[str, dict] = {}  # checklist item name -> item (with its full evidence)
+        self.picked: str | None = None  # a model just chosen in the Select
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="toolbar"):
@@ -32,8 +35,9 @@ class PromotionPane(Pane):
                 table = DataTable(id="promo-checklist", cursor_type="row", zebra_stripes=True)
                 table.add_columns("item", "", "evidence")
                 yield table
+                yield Static("", id="promo-detail", classes="status")
                 with Horizontal(classes="form"):
-                    yield Input(placeholder="item to sign off", id="promo-item")
+                    yield Select([], prompt="sign-off item", id="promo-item")
                     yield Input(placeholder="by (name)", id="promo-by", classes="short")
                     yield Input(placeholder="note", id="promo-note", classes="short")
                     yield Button("Sign off", id="promo-approve")
@@ -44,20 +48,34 @@ class PromotionPane(Pane):
                 yield Markdown("", id="promo-card")
 
     def load(self, store) -> dict:
-        models = [m for m in store.models() if m["stage"] != "production"]
+        from app.promotion import NEXT_STAGE, approval_items
+
+        # what can be promoted: finished research models and internal ones, newest research model first
+        models = sorted(queries.offered_models(store, tuple(NEXT_STAGE)),
+                        key=lambda m: (m["stage"] == "research", m.get("created") or ""), reverse=True)
         ids = [m["id"] for m in models]
-        chosen = self.model_id if self.model_id in ids else next(
-            (m["id"] for m in reversed(models) if m["stage"] != "forkies"), ids[-1] if ids else None)
-        data = {"models": ids, "chosen": chosen, "checklist": None, "card": None, "errors": []}
+        picked = self.picked or self.model_id
+        chosen = picked if picked in ids else (ids[0] if ids else None)
+        self.picked = None
+        ws, clock = self.app.workspace, self._clock()
+        data = {"models": ids, "chosen": chosen, "checklist": None, "card": None, "errors": [], "sign_offs": []}
         if chosen is None:
             return data
-        ws, clock = self.app.workspace, self._clock()
+        if chosen != self.model_id:  # a newly shown model: the checklist to its next stage
+            self.stage = NEXT_STAGE[next(m["stage"] for m in models if m["id"] == chosen)]
+        data["stage"] = self.stage
         try:
-            data["checklist"] = entry("promotion", "checklist")(ws, chosen, self.stage, **clock)
+            data["sign_offs"] = approval_items(ws)
+        except Exception as exc:
+            data["errors"].append(f"sign-off items: {one_line(exc)}")
+        try:
+            from app.promotion import checklist
+            data["checklist"] = checklist(ws, chosen, self.stage, **clock)
         except Exception as exc:
             data["errors"].append(f"checklist: {one_line(exc)}")
         try:
-            data["card"] = entry("cards", "lineage_card")(ws, chosen, **clock)
+            from app.cards import lineage_card
+            data["card"] = lineage_card(ws, chosen, **clock)
         except Exception as exc:
             data["errors"].append(f"LINEAGE.md: {one_line(exc)}")
         return data
@@ -67,7 +85,7 @@ class PromotionPane(Pane):
 
     def show(self, data: dict) -> None:
         chosen = data["chosen"]
-        self.query_one("#promo-empty").display = chosen is None
+        self.query_one("#promo-empty").show_if(chosen is None)
         self.query_one("#promo-body").display = chosen is not None
         select = self.query_one("#promo-model", Select)
         with select.prevent(Select.Changed):
@@ -75,8 +93,19 @@ class PromotionPane(Pane):
             if chosen is not None:
                 select.value = chosen
         self.model_id = chosen
+        stage = self.query_one("#promo-stage", Select)
+        if data.get("stage") and stage.value != data["stage"]:
+            with stage.prevent(Select.Changed):
+                stage.value = data["stage"]
+        item = self.query_one("#promo-item", Select)
+        with item.prevent(Select.Changed):
+            current = item.value
+            item.set_options([(n, n) for n in data["sign_offs"]])
+            if current in data["sign_offs"]:
+                item.value = current
         checklist = data["checklist"] or {}
         items = checklist.get("items") or []
+        self.items = {i["name"]: i for i in items}
         fill_table(self.query_one("#promo-checklist", DataTable),
                    [(i["name"], Text("✓", style="green") if i["passed"] else Text("✗", style="red"),
                      str(i.get("evidence", ""))) for i in items], [i["name"] for i in items])
@@ -91,7 +120,7 @@ class PromotionPane(Pane):
     # -- events -------------------------------------------------------------------------------------------------
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "promo-model" and isinstance(event.value, str):
-            self.model_id = event.value
+            self.picked = event.value  # shown anew: the checklist to its next stage
         elif event.select.id == "promo-stage" and isinstance(event.value, str):
             self.stage = event.value
         else:
@@ -100,9 +129,20 @@ class PromotionPane(Pane):
         self.reload()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted item in full below the table; a sign-off item is also picked for signing."""
         if event.data_table.id == "promo-checklist" and event.row_key is not None:
             event.stop()
-            self.query_one("#promo-item", Input).value = str(event.row_key.value)
+            item = self.items.get(str(event.row_key.value))
+            if item is None:
+                return
+            mark = "passes" if item["passed"] else "fails"
+            self.query_one("#promo-detail", Static).update(
+                f"{item['name']} {mark}: {item.get('evidence', '')}"
+                + (f" — {item['description']}" if item.get("description") else ""))
+            sign = self.query_one("#promo-item", Select)
+            if item.get("check") == "approval" and item["name"] != sign.value:
+                with sign.prevent(Select.Changed):
+                    sign.value = item["name"]
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "promo-approve":
@@ -113,14 +153,16 @@ class PromotionPane(Pane):
             self.promote()
 
     def approve(self) -> None:
-        item = self.query_one("#promo-item", Input).value.strip()
+        value = self.query_one("#promo-item", Select).value
+        item = value if isinstance(value, str) else ""
         by = self.query_one("#promo-by", Input).value.strip()
         note = self.query_one("#promo-note", Input).value.strip() or None
         if not (self.model_id and item and by):
             self.app.notify("a sign-off needs the item and who signs it", severity="warning")
             return
         ws, model_id = self.app.workspace, self.model_id
-        self.act("sign off", lambda: entry("promotion", "approve")(ws, model_id, item, by, note=note),
+        from app.promotion import approve
+        self.act("sign off", lambda: approve(ws, model_id, item, by, note=note),
                  lambda _: self.app.notify(f"{item} signed off by {by}"))
 
     def promote(self) -> None:
@@ -131,7 +173,8 @@ class PromotionPane(Pane):
         ws, model_id, stage, clock = self.app.workspace, self.model_id, self.stage, self._clock()
 
         def work() -> dict:
-            result = entry("promotion", "promote")(ws, model_id, stage, name, **clock)
+            from app.promotion import promote
+            result = promote(ws, model_id, stage, name, **clock)
             if not result.get("id"):
                 raise StudioError(f"promotion of {model_id} returned no id")
             return result

@@ -1,15 +1,12 @@
 """Repos: the watched repos, their language mix and files changed since the last snapshot; add, remove, curate."""
 from __future__ import annotations
 
-import inspect
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Static
 
-from app.errors import StudioError
 from app.ui import queries
-from app.ui.entry import entry
 from app.ui.messages import CurationFinished
 from app.ui.panes.base import Pane, empty_state, fill_table
 
@@ -34,11 +31,11 @@ class ReposPane(Pane):
 
     def load(self, store) -> list[dict]:
         ws = self.app.workspace
-        changed_files = entry("repos", "changed_files")
+        from app.repos import changed_files
         return queries.repos_overview(store, changed=lambda row: changed_files(ws, store, row))
 
     def show(self, repos: list[dict]) -> None:
-        self.query_one("#repos-empty").display = not repos
+        self.query_one("#repos-empty").show_if(not repos)
         table = self.query_one("#repos-table", DataTable)
         table.display = bool(repos)
         fill_table(table, [(r["name"], r["kind"], queries.format_mix(r["languages"]),
@@ -76,7 +73,8 @@ class ReposPane(Pane):
             self.query_one("#repo-name", Input).value = ""
             self.app.notify(f"watching {path}")
 
-        self.act("add repo", lambda: entry("repos", "add_repo")(ws, path, name=name), done)
+        from app.repos import add_repo
+        self.act("add repo", lambda: add_repo(ws, path, name=name), done)
 
     def remove_repo(self) -> None:
         name = self.selected_repo()
@@ -84,7 +82,8 @@ class ReposPane(Pane):
             self.app.notify("no repo selected", severity="warning")
             return
         ws = self.app.workspace
-        self.act("remove repo", lambda: entry("repos", "remove_repo")(ws, name),
+        from app.repos import remove_repo
+        self.act("remove repo", lambda: remove_repo(ws, name),
                  lambda _: self.app.notify(f"stopped watching {name}"))
 
     def curate(self, repos: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> None:
@@ -98,13 +97,9 @@ class ReposPane(Pane):
             self._on_ui(status.update, f"curating… {text}")
 
         def work() -> dict:
-            curate = entry("curation", "curate")
-            kwargs = {"repos": tuple(repos), "progress": progress}
-            if exclude:
-                if "exclude" not in inspect.signature(curate).parameters:
-                    raise StudioError("this build's curation takes no exclusions yet")
-                kwargs["exclude"] = tuple(exclude)
-            return curate(ws, **kwargs)
+            from app.curation import curate
+
+            return curate(ws, repos=tuple(repos), progress=progress, exclude=tuple(exclude))
 
         def done(result: dict) -> None:
             status.update(f"snapshot {result.get('snapshot')}: {result.get('files_kept')} of "

@@ -3,34 +3,19 @@ and the one-click pipeline (train → merge → export → eval)."""
 from __future__ import annotations
 
 import threading
-from dataclasses import MISSING, fields
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Input, ProgressBar, Select, Static
+from textual.widgets import Button, DataTable, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
 from app.errors import StudioError
+from app.pipeline import STEP_NAMES
 from app.ui import estimate, queries
-from app.ui.entry import entry, one_line
+from app.ui.entry import one_line
 from app.ui.messages import HardwareProbed, LineageChanged, LossLogged, PipelineStepped, RunFinished, RunStarted
 from app.ui.panes.base import Pane, fill_table, fmt
-
-# The pipeline's steps as app.pipeline names them (STEP_NAMES); shown in this order.
-PIPELINE_STEPS = ("train", "merge", "export", "eval-internal", "eval-humaneval", "eval-latency", "checklist", "cards")
-
-
-def recipe_defaults() -> dict:
-    """The training engine's defaults (training.config.TrainConfig): the seed's recipe."""
-    from training.config import TrainConfig
-
-    out = {}
-    for f in fields(TrainConfig):
-        if f.default is not MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not MISSING:
-            out[f.name] = f.default_factory()
-    return out
+from app.ui.panes.train_form import TrainForm, recipe_defaults
 
 
 class TrainingPane(Pane):
@@ -45,32 +30,20 @@ class TrainingPane(Pane):
         self.steps: list[int] = []
         self.losses: list[float] = []
         self.total_steps: int | None = None
-        self.shown_run: str | None = None
+        self.shown_run: str | None = None  # picked in the runs table
+        self.runs: dict[str, dict] = {}
+        self.options: dict[str, list] = {}  # Select id -> the options it shows
         self._pipeline: dict[str, str] = {}
+        self.stopped: dict = {}  # the engine's `cancelled` event of the last run
 
     def compose(self) -> ComposeResult:
-        r = self.recipe
-        yield Static(f"recipe: LoRA r={r['lora_r']} α={r['lora_alpha']} dropout {r['lora_dropout']} on q,k,v,o,gate,"
-                     f"up,down · AdamW lr {r['learning_rate']:g} · effective batch {r['batch_size']} "
-                     f"(micro {r['micro_batch_size']}) · warmup {r['warmup_ratio']:.0%} {r['scheduler']} · "
-                     f"seed {r['seed']}", id="recipe", classes="intro")
-        with Horizontal(classes="form"):
-            yield Select([], prompt="base model", id="train-base")
-            yield Select([], prompt="snapshot", id="train-snapshot")
-            yield Input(placeholder="research/OWNER/NAME", id="train-id")
-        with Horizontal(classes="form"):
-            yield Input(str(r["epochs"]).rstrip("0").rstrip("."), placeholder="epochs", id="train-epochs",
-                        classes="short", type="number", tooltip="epochs")
-            yield Input("", placeholder="max steps (overrides epochs)", id="train-steps", classes="short",
-                        type="integer")
-            yield Input(str(r["seq_len"]), placeholder="seq len", id="train-seqlen", classes="short", type="integer",
-                        tooltip="sequence length")
+        yield TrainForm(self.recipe, id="train-form")
+        with Horizontal(classes="toolbar"):
             yield Button("Launch", id="train-launch", variant="primary")
             yield Button("Resume", id="train-resume")
             yield Button("Cancel", id="train-cancel", variant="error", disabled=True)
             yield Button("Pipeline ▶", id="train-pipeline", variant="success",
                          tooltip="train → merge → export → eval, one step after the other")
-        yield Static("probing the hardware…", id="train-estimate", classes="status")
         with Horizontal(id="train-progress-row"):
             yield ProgressBar(total=1, show_eta=False, id="train-progress")
             yield Static("no run yet — pick a base and a snapshot, then Launch", id="train-stats")
@@ -82,6 +55,7 @@ class TrainingPane(Pane):
                 runs = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
                 runs.add_columns("run", "model", "status", "steps", "loss")
                 yield runs
+                yield Static("", id="run-detail", classes="status")
 
     def on_mount(self) -> None:
         self._draw_curve("loss")
@@ -89,9 +63,10 @@ class TrainingPane(Pane):
     # -- data ---------------------------------------------------------------------------------------------------
     def load(self, store) -> dict:
         if not self.hardware:
-            self.post_message(HardwareProbed(self.app.hardware or estimate.probe_hardware()))
+            self.post_message(HardwareProbed(estimate.hardware_of(self.app)))
         runs = queries.runs(store, kind="train")
-        shown = self.shown_run or (runs[0]["id"] if runs else None)
+        live = next((r["id"] for r in runs if r["status"] in ("running", "queued")), None)
+        shown = self.shown_run or live or (runs[0]["id"] if runs else None)
         curve = queries.loss_curve(store, shown) if shown else ([], [])
         return {"bases": [m for m in store.models() if m["stage"] == "forkies"],
                 "snapshots": queries.snapshots(store), "runs": runs, "shown": shown, "curve": curve,
@@ -99,21 +74,49 @@ class TrainingPane(Pane):
 
     def show(self, data: dict) -> None:
         self.bases = {m["id"]: m for m in data["bases"]}
-        self._set_options("#train-base", [(m, m) for m in self.bases])
-        self._set_options("#train-snapshot", [(s["id"], s["id"]) for s in data["snapshots"]])
+        changed = self._set_options("#train-base", [(m, m) for m in self.bases])
+        changed |= self._set_options("#train-snapshot", [(s["id"], s["id"]) for s in data["snapshots"]])
+        if changed:
+            self.query_one(TrainForm).request_estimate()
+        self.runs = {r["id"]: r for r in data["runs"]}
         fill_table(self.query_one("#runs-table", DataTable),
                    [(r["id"], r["model_id"] or "–", r["status"], str(data["steps"][r["id"]]),
                      fmt((r.get("result") or {}).get("final_loss"))) for r in data["runs"]],
                    [r["id"] for r in data["runs"]])
-        if self.cancel_event is None and data["shown"]:  # not training now: show the selected run's curve
-            self.shown_run = data["shown"]
+        if self.cancel_event is None and data["shown"]:  # not training here: the picked (or live, or last) run
             self.steps, self.losses = list(data["curve"][0]), list(data["curve"][1])
-            self._draw_curve(f"loss of {data['shown']}")
-        self._update_estimate()
+            status = self.runs.get(data["shown"], {}).get("status", "")
+            self._draw_curve(f"loss of {data['shown']} ({status})")
+        self._show_run_detail()
 
-    def _set_options(self, selector: str, options: list[tuple[str, str]]) -> None:
+    def _show_run_detail(self) -> None:
+        """The highlighted run in full under the table (its columns are narrow): status, model, error or result."""
+        table = self.query_one("#runs-table", DataTable)
+        run = None
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            run = self.runs.get(key)
+        if run is None:
+            self.query_one("#run-detail", Static).update("")
+            return
+        result = run.get("result") if isinstance(run.get("result"), dict) else {}
+        extra = run.get("error") or (f"final loss {fmt(result.get('final_loss'))}" if result.get("final_loss")
+                                     else f"stopped at step {result['step']}" if result.get("step") else "")
+        self.query_one("#run-detail", Static).update(
+            f"{run['id']} · {run['model_id'] or '–'} · {run['status']}" + (f" · {extra}" if extra else ""))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "runs-table":
+            event.stop()
+            self._show_run_detail()
+
+    def _set_options(self, selector: str, options: list[tuple[str, str]]) -> bool:
+        """Replace a Select's options keeping its value where it still exists; True when they changed."""
         select = self.query_one(selector, Select)
         current = select.value
+        if self.options.get(selector) == options:
+            return False
+        self.options[selector] = list(options)
         with select.prevent(Select.Changed):
             select.set_options(options)
             values = [v for _, v in options]
@@ -121,34 +124,11 @@ class TrainingPane(Pane):
                 select.value = current
             elif values:
                 select.value = values[0]
+        return True
 
     def on_hardware_probed(self, message: HardwareProbed) -> None:
         self.hardware = message.info
-        self._update_estimate()
-
-    def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "train-base":
-            event.stop()
-            self._update_estimate()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "train-seqlen":
-            self._update_estimate()
-
-    def _update_estimate(self) -> None:
-        if not self.hardware:
-            return
-        base = self.bases.get(self.query_one("#train-base", Select).value)
-        cfg = estimate.read_config(base["path"]) if base else None
-        est = None
-        if cfg and base.get("parameters"):
-            try:
-                est = estimate.training_memory(cfg, base["parameters"], self.recipe,
-                                               seq_len=self._int("#train-seqlen") or self.recipe["seq_len"],
-                                               cuda=bool(self.hardware.get("gpus")))
-            except (KeyError, TypeError, ValueError):
-                est = None
-        self.query_one("#train-estimate", Static).update(estimate.describe(self.hardware, est))
+        self.query_one(TrainForm).set_hardware(message.info)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "runs-table" and self.cancel_event is None:
@@ -169,7 +149,7 @@ class TrainingPane(Pane):
         plot.refresh()
 
     def on_run_started(self, message: RunStarted) -> None:
-        self.steps, self.losses, self.total_steps = [], [], message.total_steps
+        self.steps, self.losses, self.total_steps, self.stopped = [], [], message.total_steps, {}
         self.query_one("#train-progress", ProgressBar).update(total=message.total_steps, progress=0)
         self.query_one("#train-stats", Static).update(
             f"{'resuming' if message.resume else 'starting'} {message.model_id}…")
@@ -196,10 +176,14 @@ class TrainingPane(Pane):
     def on_run_finished(self, message: RunFinished) -> None:
         self.cancel_event = None
         self._set_running(False)
+        bar = self.query_one("#train-progress", ProgressBar)
+        bar.update(total=self.total_steps or 1, progress=self.steps[-1] if self.steps else 0)  # stop the spinner
         result = message.result
-        if message.status == "finished":
+        if message.status == "finished" and result.get("status", "finished") == "finished":
             text = (f"finished: {result.get('model', '')} · final loss {fmt(result.get('final_loss'))} · "
                     f"{fmt(result.get('tokens_per_second'), 0)} tok/s")
+        elif message.status == "cancelled" or result.get("status") == "cancelled":
+            text = cancelled_text({**self.stopped, **result} if result else {}, message.reason)
         else:
             text = f"{message.status}: {message.reason}" if message.reason else message.status
         self.query_one("#train-stats", Static).update(text)
@@ -210,7 +194,7 @@ class TrainingPane(Pane):
         marks = {"started": "…", "finished": "✓", "failed": "✗", "cancelled": "■", "skipped": "✓",
                  "adopted": "✓"}
         self.query_one("#pipeline-steps", Static).update(
-            "pipeline: " + " → ".join(f"{s} {marks.get(self._pipeline.get(s, ''), '·')}" for s in PIPELINE_STEPS)
+            "pipeline: " + " → ".join(f"{s} {marks.get(self._pipeline.get(s, ''), '·')}" for s in STEP_NAMES)
             + (f" · {message.detail}" if message.detail else ""))
 
     def _set_running(self, running: bool) -> None:
@@ -219,27 +203,8 @@ class TrainingPane(Pane):
             self.query_one(button, Button).disabled = running
 
     # -- actions ------------------------------------------------------------------------------------------------
-    def _int(self, selector: str) -> int | None:
-        text = self.query_one(selector, Input).value.strip()
-        try:
-            return int(float(text)) if text else None
-        except ValueError:
-            return None
-
     def _form(self) -> dict:
-        base = self.query_one("#train-base", Select).value
-        snapshot = self.query_one("#train-snapshot", Select).value
-        model_id = self.query_one("#train-id", Input).value.strip()
-        if not isinstance(base, str):
-            raise StudioError("pick a base model (fork one first)")
-        if not isinstance(snapshot, str):
-            raise StudioError("pick a dataset snapshot (curate from the Repos pane)")
-        if not model_id:
-            raise StudioError("give the new model an id: research/OWNER/NAME")
-        epochs_text = self.query_one("#train-epochs", Input).value.strip()
-        return {"base_id": base, "snapshot_id": snapshot, "model_id": model_id,
-                "max_steps": self._int("#train-steps"), "epochs": float(epochs_text) if epochs_text else None,
-                "seq_len": self._int("#train-seqlen")}
+        return self.query_one(TrainForm).values()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"train-launch": lambda: self.launch(False), "train-resume": lambda: self.launch(True),
@@ -260,10 +225,11 @@ class TrainingPane(Pane):
 
         def work() -> None:
             try:
-                train = entry("training_jobs", "train")
-                result = train(ws, form["base_id"], form["snapshot_id"], form["model_id"],
-                               max_steps=form["max_steps"], epochs=form["epochs"], seq_len=form["seq_len"],
-                               resume=resume, progress=self._progress, cancel=cancel)
+                from app.training_jobs import train
+                sizes = {} if resume else {"epochs": form["epochs"], "seq_len": form["seq_len"], **form["overrides"]}
+                result = train(ws, None if resume else form["base_id"], None if resume else form["snapshot_id"],
+                               form["model_id"], max_steps=form["max_steps"], resume=resume,
+                               progress=self._progress, cancel=cancel, **sizes)
             except Exception as exc:
                 status = "cancelled" if cancel.is_set() else "failed"
                 self.post_message(RunFinished(status, reason=one_line(exc)))
@@ -275,13 +241,16 @@ class TrainingPane(Pane):
     def _progress(self, event: dict) -> None:
         if event.get("event") == "step" or ("loss" in event and "step" in event):
             self.post_message(LossLogged(event))
+        elif event.get("event") == "cancelled":  # where the engine stopped (the run's result keeps less)
+            self.stopped = event
         elif event.get("event") in ("started",) and event.get("total_steps"):
             self.post_message(LossLogged({**event, "step": event.get("start_step") or 0, "loss": None}))
 
     def cancel(self) -> None:
         if self.cancel_event is not None:
             self.cancel_event.set()
-            self.query_one("#train-stats", Static).update("cancelling: checkpointing and stopping…")
+            self.query_one("#train-stats", Static).update(
+                "cancelling: stopping after the current micro batch, then checkpointing the last finished step…")
 
     def run_pipeline(self) -> None:
         """train → merge → export → eval through app.pipeline, each step shown as it moves."""
@@ -291,6 +260,7 @@ class TrainingPane(Pane):
             self.app.notify(one_line(exc), severity="warning")
             return
         self._pipeline = {}
+        gpu = bool(self.hardware.get("gpus"))
         self.cancel_event = cancel = threading.Event()
         self.post_message(RunStarted(form["model_id"], form["max_steps"], False))
         ws = self.app.workspace
@@ -303,12 +273,16 @@ class TrainingPane(Pane):
 
         def work() -> None:
             try:
-                run = entry("pipeline", "run_pipeline")
+                from app.pipeline import run_pipeline as run
                 options = {k: form[k] for k in ("max_steps", "seq_len") if form[k] is not None}
                 if form["epochs"] is not None:
                     options["epochs"] = max(1, round(form["epochs"]))
+                if not gpu:  # the demo's eval sizes: a full HumanEval on a CPU takes hours
+                    from app.demo import DEMO_EVAL
+
+                    options.update(DEMO_EVAL)
                 result = run(ws, form["model_id"], base_id=form["base_id"], snapshot_id=form["snapshot_id"],
-                             progress=progress, cancel=cancel, **options)
+                             train_options=form["overrides"], progress=progress, cancel=cancel, **options)
             except Exception as exc:
                 self.post_message(RunFinished("cancelled" if cancel.is_set() else "failed", reason=one_line(exc)))
                 return
@@ -321,6 +295,18 @@ class TrainingPane(Pane):
                 ("Resume training", "continue the form's run from its last checkpoint", lambda: self.launch(True)),
                 ("Cancel training", "checkpoint and stop the running job", self.cancel),
                 ("Run the pipeline", "train → merge → export → eval", self.run_pipeline)]
+
+
+def cancelled_text(result: dict, reason: str = "") -> str:
+    """Where a cancelled run stopped, and what Resume does with it."""
+    if not result:
+        return f"cancelled: {reason}" if reason else "cancelled"
+    step, dropped = result.get("step") or 0, result.get("dropped_micro_batches") or 0
+    where = (f"cancelled within step {step + 1} after {dropped} of {result.get('micro_batches_per_step')} micro batches"
+             f" (dropped)" if dropped else f"cancelled after step {step}")
+    kept = (f"; Resume continues from the checkpoint of step {step}" if result.get("checkpoint")
+            else "; nothing to keep: Resume starts it over")
+    return f"{where} of {result.get('total_steps') or '?'}{kept} · {result.get('model', '')} is not offered until it finishes"
 
 
 def _duration(seconds) -> str:
