@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "train",
     "export",
     "pipeline", "demo",
+    "serve", "keys", "route",
 ]
 
 app = typer.Typer(

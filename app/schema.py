@@ -152,7 +152,64 @@ MIGRATIONS: list[str] = [
     """,
     # 3: serving: API keys (hashes only), the capability map, per-request usage and completion events
     """
-    SELECT 1;
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        created TEXT NOT NULL,
+        revoked TEXT
+    );
+    CREATE UNIQUE INDEX api_keys_live_name ON api_keys(name) WHERE revoked IS NULL;
+    CREATE TABLE routes (
+        capability TEXT PRIMARY KEY,
+        target TEXT NOT NULL,
+        split TEXT,
+        updated TEXT NOT NULL
+    );
+    CREATE TABLE serve_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time TEXT NOT NULL,
+        completion_id TEXT UNIQUE,
+        endpoint TEXT NOT NULL,
+        key_name TEXT,
+        requested TEXT,
+        model_id TEXT,
+        artifact_sha256 TEXT,
+        capability TEXT,
+        split TEXT,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'cancelled', 'rejected')),
+        http_status INTEGER NOT NULL,
+        error TEXT,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        queue_ms REAL,
+        first_token_ms REAL,
+        total_ms REAL,
+        completion_chars INTEGER
+    );
+    CREATE INDEX serve_requests_time ON serve_requests(time);
+    CREATE INDEX serve_requests_model ON serve_requests(model_id, time);
+    CREATE TABLE completion_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        completion_id TEXT NOT NULL REFERENCES serve_requests(completion_id),
+        choice_index INTEGER NOT NULL DEFAULT 0,
+        kind TEXT NOT NULL CHECK (kind IN ('view', 'select', 'dismiss')),
+        elapsed_ms REAL,
+        accepted_chars INTEGER,
+        key_name TEXT,
+        time TEXT NOT NULL,
+        UNIQUE (completion_id, choice_index, kind)
+    );
+    CREATE TABLE feedback_captures (
+        completion_id TEXT PRIMARY KEY REFERENCES serve_requests(completion_id),
+        model_id TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        suffix TEXT NOT NULL DEFAULT '',
+        accepted TEXT NOT NULL,
+        language TEXT,
+        time TEXT NOT NULL
+    );
     """,
     # 4: per-sample eval scores (intervals and paired deltas are computed from them)
     """

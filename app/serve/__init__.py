@@ -1,0 +1,12 @@
+"""The studio's HTTP face: OpenAI- and llama.cpp-compatible endpoints over the models of a workspace (ASGI on
+Starlette, served by uvicorn). It never imports textual; generation runs in one thread per slot so the event loop
+stays free, and every request is recorded in the lineage store by a background writer, off the request path.
+
+catalog.py  which models are served, from which GGUF, under which names
+engine.py   loaded models (LRU within a memory budget), slots, the bounded queue, cancellation
+recorder.py the background writer of usage rows
+api.py      the Starlette application: endpoints, keys, errors
+server.py   uvicorn with the ready line, SIGTERM, the state file `serve --print-config` reads
+clients.py  client configurations (Continue, llama.vim, OpenAI SDKs)
+vllm.py     `serve --engine vllm`: the same model names through vLLM's OpenAI server
+"""
