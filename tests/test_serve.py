@@ -328,3 +328,13 @@ def test_routes_and_keys_cli(serve_ws):
     assert "route.set" in kinds and "route.removed" in kinds and "key.created" in kinds
     dup = run_cli("--workspace", str(serve_ws.root), "keys", "create", "editor")
     assert dup.returncode == 1 and "exists" in dup.stderr
+
+
+def test_the_server_never_imports_textual():
+    import subprocess
+    import sys
+
+    code = ("import sys, app.serve.server, app.serve.api, app.serve.engine, app.commands.serve, app.usage; "
+            "print(sorted(k for k in sys.modules if k == 'textual' or k.startswith('textual.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(Path(__file__).parent.parent))
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
