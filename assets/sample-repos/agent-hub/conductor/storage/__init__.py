@@ -1,0 +1,1 @@
+"""Small persistent state for agents: a key-value store with in-memory and JSON-file backends."""

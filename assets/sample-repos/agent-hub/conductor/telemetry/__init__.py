@@ -1,0 +1,1 @@
+"""Tracing: spans that follow an event chain through agents, tools and jobs."""
