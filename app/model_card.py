@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from app import evidence as ev
+from app import intervals
 from app.store import Store
 from training import fim
 
@@ -118,17 +119,15 @@ def readme(store: Store, model: dict, arts: list[dict], root: Path | None) -> st
     for a in arts:
         lines.append(f"| {Path(a['path']).name} | {a['kind']} | {a['quant_type'] or '–'} | `{a['sha256']}` | "
                      f"{a['size_bytes']:,} |")
-    lines += ["", "## Evaluation", "", "Scored with the same harness and settings as the base; see LINEAGE.md.", ""]
+    lines += ["", "## Evaluation", "", "Scored with the same harness and settings as the base; see LINEAGE.md. Beside each "
+              "number its 95% interval over the samples (Wilson for pass rates, a seeded bootstrap otherwise); beside "
+              "each delta its paired 95% interval (the same samples, resampled together): \"within noise\" when it "
+              "holds zero.", ""]
     measured = [s for s in perf if s["rows"]]
     if not measured:
         lines.append("not measured")
     for suite in measured:
-        lines += [f"| {suite['suite']} | this model | base | delta |", "|---|---|---|---|"]
-        for r in suite["rows"]:
-            name = r["metric"] + (f" [{r['category']}]" if r["category"] else "")
-            lines.append(f"| {name} | {r['value']:.4g} | {'not measured' if r['base'] is None else format(r['base'], '.4g')}"
-                         f" | {'–' if r['delta'] is None else format(r['delta'], '+.4g')} |")
-        lines.append("")
+        lines += [*intervals.markdown_table(suite["rows"], suite["suite"], "base", "this model"), ""]
     ggufs = [a for a in arts if a["kind"] == "gguf"]
     if ggufs:
         lines += ["", "## Use", "", "```sh", f"ollama create {model['name']} -f {modelfile_path(ggufs[0]).name}",

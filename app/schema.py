@@ -213,7 +213,19 @@ MIGRATIONS: list[str] = [
     """,
     # 4: per-sample eval scores (intervals and paired deltas are computed from them)
     """
-    SELECT 1;
+    CREATE TABLE eval_samples (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT REFERENCES runs(id),
+        model_id TEXT NOT NULL REFERENCES models(id),
+        suite TEXT NOT NULL,
+        settings_hash TEXT NOT NULL,
+        sample_key TEXT NOT NULL,
+        category TEXT,
+        scores TEXT NOT NULL DEFAULT '{}',
+        created TEXT NOT NULL,
+        UNIQUE (run_id, model_id, suite, sample_key)
+    );
+    CREATE INDEX eval_samples_lookup ON eval_samples(model_id, suite, settings_hash, run_id);
     """,
     # 5: secret findings marked as false positives, by fingerprint (never the value)
     """

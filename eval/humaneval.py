@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from eval import prompts
-from eval.passk import pass_at_ks
+from eval.passk import pass_at_ks, per_task
 from eval.sandbox import Limits, Sandbox, SampleResult
+from eval.stats import Statistic
+
+# pass@k as a statistic over per-task estimates (tasks are the independent draws; eval.stats gives the interval)
+STATISTICS = {f"pass@{k}": Statistic(f"pass@{k}") for k in (1, 10, 100)}
 
 Progress = Callable[[dict], None]
 
@@ -98,7 +102,8 @@ def check_completions(rows: list[dict], problems: dict[str, dict], *, limits: Li
         results.append({"task_id": row["task_id"], "completion_id": completion_id, "passed": outcome.passed,
                         "outcome": outcome.outcome, "error": outcome.error,
                         "duration_s": round(outcome.duration_s, 4), "completion": row["completion"]})
-    return {"metrics": pass_at_ks(results), "results": results, "sandbox": active_layers(outcomes),
+    return {"metrics": pass_at_ks(results), "results": results, "per_task": per_task(results),
+            "sandbox": active_layers(outcomes),
             "tasks": len(seen), "samples": len(results), "cancelled": bool(cancel and cancel.is_set())}
 
 

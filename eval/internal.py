@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Callable
 
 from eval.prompts import completion_prompt, completion_stops
+from eval.stats import Statistic
 from training.fileio import JsonLinesError, iter_jsonl
-from training.fim import FORMATS
+from training.fim import split as split_fim  # noqa: F401 (the readers of held-out files use it from here)
 
 METRICS = ("exact_match_line", "exact_match", "edit_similarity", "score")
+# Each metric as a statistic over the per-sample scores (eval.stats gives it an interval from them).
+STATISTICS = {"exact_match_line": Statistic("exact_match_line"), "exact_match": Statistic("exact_match"),
+              "edit_similarity": Statistic("edit_similarity"), "score": Statistic("edit_similarity")}
 
 
 class InternalBenchmarkError(ValueError):
@@ -38,20 +42,6 @@ def read_heldout(path: Path | str, limit: int | None = None) -> list[dict]:
     if not rows:
         raise InternalBenchmarkError(f"{path} holds no held-out samples")
     return rows
-
-
-def split_fim(prompt: str) -> tuple[str, str] | None:
-    """(prefix, suffix) of a PSM or SPM FIM prompt in any known format, or None when it is not one."""
-    for fmt in FORMATS:
-        if not prompt.endswith(fmt.middle) or fmt.prefix not in prompt or fmt.suffix not in prompt:
-            continue
-        body = prompt[: -len(fmt.middle)]
-        if body.startswith(fmt.prefix):  # PSM
-            prefix, _, suffix = body[len(fmt.prefix):].partition(fmt.suffix)
-        else:  # SPM
-            suffix, _, prefix = body[len(fmt.suffix):].partition(fmt.prefix)
-        return prefix, suffix
-    return None
 
 
 def _lines(text: str) -> list[str]:
@@ -99,7 +89,8 @@ def run(backend, rows: list[dict], *, max_tokens: int = 128, progress: Callable[
         budget = min(max_tokens, backend.count_tokens(row["completion"]) + 8)
         out = backend.complete(prompt, max_tokens=max(8, budget), stop=completion_stops(backend.fim), cancel=cancel)
         scores = score_one(out.text, row["completion"])
-        scored.append({"id": row.get("id"), "category": row.get("category"), "language": row.get("language"),
+        scored.append({"key": str(row.get("id") or f"sample-{number}"), "id": row.get("id"),
+                       "category": row.get("category"), "language": row.get("language"),
                        "prediction": out.text, **scores})
         if progress:
             progress({"event": "sample", "done": number, "total": len(rows),

@@ -19,15 +19,23 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - prod
 
 
+def per_task(results: Iterable[dict], ks: Iterable[int] = (1, 10, 100)) -> list[dict]:
+    """One row per task, {key: task_id, pass@k: estimate...}, for the k every task has samples for (the samples a
+    benchmark's interval is computed over: tasks, not completions, are the independent draws)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in results:
+        tally = counts[row["task_id"]]
+        tally[0] += 1
+        tally[1] += bool(row["passed"])
+    if not counts:
+        return []
+    fewest = min(n for n, _ in counts.values())
+    usable = [k for k in ks if k <= fewest]
+    return [{"key": task, **{f"pass@{k}": pass_at_k(n, c, k) for k in usable}} for task, (n, c) in counts.items()]
+
+
 def pass_at_ks(results: Iterable[dict], ks: Iterable[int] = (1, 10, 100)) -> dict[str, float]:
     """Mean pass@k over tasks from per-sample rows {task_id, passed}; only the k every task has samples for."""
-    per_task: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in results:
-        counts = per_task[row["task_id"]]
-        counts[0] += 1
-        counts[1] += bool(row["passed"])
-    if not per_task:
-        return {}
-    fewest = min(n for n, _ in per_task.values())
-    return {f"pass@{k}": sum(pass_at_k(n, c, k) for n, c in per_task.values()) / len(per_task)
-            for k in ks if k <= fewest}
+    tasks = per_task(results, ks)
+    names = [k for k in (tasks[0] if tasks else {}) if k != "key"]
+    return {name: sum(t[name] for t in tasks) / len(tasks) for name in names}

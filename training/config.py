@@ -48,6 +48,7 @@ class TrainConfig:
     # data
     seq_len: int = 1024
     pack: bool = True
+    replay: float = 0.0           # share of the mix that is general-code samples (training.general), 0 .. 0.9
     # device and speed
     device: str = "auto"          # auto | cpu | cuda
     precision: str = "auto"       # auto: bf16 where the GPU supports it, fp16 otherwise, fp32 on the CPU
@@ -91,6 +92,8 @@ class TrainConfig:
             raise ConfigError(f"unknown scheduler {self.scheduler!r} (cosine, linear, constant)")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"warmup ratio must be in [0, 1), not {self.warmup_ratio}")
+        if not 0 <= self.replay <= 0.9:
+            raise ConfigError(f"--replay must be a share between 0 and 0.9, not {self.replay}")
         if self.checkpoint_every < 1:
             raise ConfigError("checkpoint interval must be at least 1 step")
 
@@ -115,6 +118,8 @@ class TrainConfig:
     def hash(self, data_sha256: str | None = None, base_sha256: str | None = None) -> str:
         """sha256 of the recipe (plus the data's and base's hashes when given): equal hashes, equal training."""
         recipe = {k: v for k, v in self.to_dict().items() if k not in _NOT_HASHED | {"base_path", "train_path"}}
+        if not recipe.get("replay"):  # no replay trains exactly as before replay existed: same hash
+            recipe.pop("replay", None)
         return sha256_json({"recipe": recipe, "data": data_sha256, "base": base_sha256})
 
     def save(self, path: Path | str) -> str:

@@ -94,20 +94,28 @@ def encode_samples(samples: list[dict], tokenizer, eos: int, seq_len: int) -> tu
 
 
 def pack(encoded: list[tuple[np.ndarray, np.ndarray]], seq_len: int, enabled: bool = True) -> list[Window]:
-    """Best-fit decreasing packing into windows of at most seq_len tokens (one sample per window when disabled).
+    """Best-fit decreasing packing into windows of at most seq_len tokens (one sample per window when disabled)."""
+    windows = []
+    for group in pack_groups([len(e[0]) for e in encoded], seq_len, enabled):
+        parts = [encoded[i] for i in group]
+        windows.append(Window(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                              np.concatenate([np.arange(len(p[0]), dtype=np.int64) for p in parts])))
+    return windows
 
-    Longest samples first, each into the open window it fills most tightly (bisect over the windows' free space),
-    which leaves windows nearly full: fewer windows, so less padding compute per real token than next-fit.
-    """
+
+def pack_groups(lengths: list[int], seq_len: int, enabled: bool = True) -> list[list[int]]:
+    """Which samples (by index) share a window. Longest samples first, each into the open window it fills most
+    tightly (bisect over the windows' free space), which leaves windows nearly full: fewer windows, so less padding
+    compute per real token than next-fit."""
     import bisect
 
     if not enabled:
-        groups = [[i] for i in range(len(encoded))]
+        groups = [[i] for i in range(len(lengths))]
     else:
-        order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i][0]), i))
+        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
         groups, free = [], []  # free: sorted (space left, window index)
         for i in order:
-            n = len(encoded[i][0])
+            n = lengths[i]
             at = bisect.bisect_left(free, (n, -1))
             if at < len(free):
                 space, w = free.pop(at)
@@ -118,25 +126,37 @@ def pack(encoded: list[tuple[np.ndarray, np.ndarray]], seq_len: int, enabled: bo
                 groups.append([i])
                 if seq_len - n > 0:
                     bisect.insort(free, (seq_len - n, len(groups) - 1))
-    windows = []
-    for group in groups:
-        parts = [encoded[i] for i in group]
-        windows.append(Window(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-                              np.concatenate([np.arange(len(p[0]), dtype=np.int64) for p in parts])))
-    return windows
+    return groups
 
 
-def load(train_path: Path | str, hf_dir: Path | str, seq_len: int, pack_samples: bool = True) -> TokenizedData:
-    """Read, tokenise, mask and pack a snapshot's train.jsonl with the base model's tokenizer."""
+def with_replay(samples: list[dict], replay: float, fim_format, seed: int) -> list[dict]:
+    """The team's samples plus general-code samples making up `replay` of the mix (training.general)."""
+    from training import general
+
+    try:
+        return samples + general.replay_samples(replay, len(samples), fim_format, seed)
+    except general.ReplayError as exc:
+        raise DataError(str(exc)) from None
+
+
+def load(train_path: Path | str, hf_dir: Path | str, seq_len: int, pack_samples: bool = True, replay: float = 0.0,
+         seed: int = 42) -> TokenizedData:
+    """Read, tokenise, mask and pack a snapshot's train.jsonl with the base model's tokenizer (plus `replay`, a
+    share of general-code samples re-laid in the base's FIM format)."""
+    from training import fim
     from training.tokenizer import load as load_tokenizer
 
     samples = read_samples(train_path)
+    team = len(samples)
     try:
         tokenizer = load_tokenizer(str(hf_dir))
     except FileNotFoundError as exc:
         raise DataError(str(exc)) from None
+    if replay:
+        samples = with_replay(samples, replay, fim.detect(tokenizer.get_vocab(with_added_tokens=True)), seed)
     eos = eos_id(tokenizer, hf_dir)
     encoded, stats = encode_samples(samples, tokenizer, eos, seq_len)
+    stats["replay_samples"] = len(samples) - team
     if not encoded:
         raise DataError(f"no sample of the snapshot has a completion token within --seq-len {seq_len}")
     windows = pack(encoded, seq_len, pack_samples)
@@ -145,6 +165,35 @@ def load(train_path: Path | str, hf_dir: Path | str, seq_len: int, pack_samples:
                  target_tokens=int(sum((w.targets != IGNORE).sum() for w in windows)),
                  packing_efficiency=round(tokens / (len(windows) * seq_len), 4))
     return TokenizedData(windows, eos, stats)
+
+
+def plan_steps(train_path: Path | str, *, seq_len: int, batch_size: int, micro_batch_size: int, epochs: float,
+               max_steps: int | None = None, pack_samples: bool = True, replay: float = 0.0, seed: int = 42) -> dict:
+    """How many optimizer steps a recipe gives on a snapshot, before anything is loaded: windows from the token
+    counts curation recorded per sample (plus the end-of-text token, cut at seq_len), packed as `load` packs them,
+    then steps as the trainer counts them. {steps, windows, samples, tokens, epochs}."""
+    samples = read_samples(train_path)
+    if replay:
+        samples = with_replay(samples, replay, None, seed)
+    lengths = [min(seq_len, int(s.get("tokens") or 0) + 1) for s in samples]
+    windows = len(pack_groups(lengths, seq_len, pack_samples))
+    per_epoch = math.ceil(windows / micro_batch_size)
+    steps = max_steps or max(1, math.ceil(epochs * per_epoch / (batch_size // micro_batch_size)))
+    return {"steps": steps, "windows": windows, "samples": len(samples), "tokens": sum(lengths),
+            "epochs": round(steps * batch_size / windows, 2) if windows else 0.0}
+
+
+MIN_LEARNING_STEPS = 100  # fewer optimizer steps barely move a LoRA from its zero init (bench/adapt.py)
+
+
+def steps_message(plan: dict, min_steps: int = MIN_LEARNING_STEPS) -> tuple[str, bool]:
+    """(the line the studio says before a launch, whether it is a warning)."""
+    line = (f"the recipe gives {plan['steps']} optimizer steps on this snapshot ({plan['samples']} samples packed "
+            f"into {plan['windows']} windows, {plan['epochs']:g} epochs' worth)")
+    if plan["steps"] >= min_steps:
+        return line, False
+    return (line + f": too few to move a LoRA (fewer than {min_steps}); raise --epochs or --max-steps, add data, "
+            "or lower --batch-size"), True
 
 
 class MicroBatches:

@@ -38,3 +38,17 @@ def detect(vocab: dict[str, int] | set[str] | list[str]) -> FimFormat | None:
         if {fmt.prefix, fmt.suffix, fmt.middle} <= names:
             return fmt
     return None
+
+
+def split(prompt: str) -> tuple[str, str] | None:
+    """(prefix, suffix) of a PSM or SPM FIM prompt in any known format, or None when it is not one."""
+    for fmt in FORMATS:
+        if not prompt.endswith(fmt.middle) or fmt.prefix not in prompt or fmt.suffix not in prompt:
+            continue
+        body = prompt[: -len(fmt.middle)]
+        if body.startswith(fmt.prefix):  # PSM
+            prefix, _, suffix = body[len(fmt.prefix):].partition(fmt.suffix)
+        else:  # SPM
+            suffix, _, prefix = body[len(fmt.suffix):].partition(fmt.prefix)
+        return prefix, suffix
+    return None

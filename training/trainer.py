@@ -210,7 +210,7 @@ class _Run:
         if context and cfg.seq_len > context:
             raise TrainError(f"--seq-len {cfg.seq_len} is beyond the base model's context of {context} tokens")
         try:
-            data = load_data(cfg.train_path, cfg.base_path, cfg.seq_len, cfg.pack)
+            data = load_data(cfg.train_path, cfg.base_path, cfg.seq_len, cfg.pack, replay=cfg.replay, seed=cfg.seed)
         except DataError as exc:
             raise TrainError(str(exc)) from None
         try:

@@ -42,7 +42,9 @@ def _human(r: dict) -> str:
     return (f"snapshot {r['snapshot']} at {r['output']}\n"
             f"files: {r['files_scanned']} scanned, {r['files_kept']} kept (dropped: {dropped})\n"
             f"snippets: {r['snippets']} ({langs}); samples: {r['samples']['train']} train, "
-            f"{r['samples']['heldout']} held out\n"
+            f"{r['samples']['heldout']} held out"
+            + (f" (categories of fewer than 20 samples, indicative only: {', '.join(r['heldout_indicative'])})"
+               if r.get("heldout_indicative") else "") + "\n"
             f"secrets found: {r['secrets_found']}; duplicates removed: {r['duplicates_removed']}")
 
 
@@ -53,7 +55,11 @@ def register(app: typer.Typer) -> None:
                    path: List[str] = typer.Option([], "--path", help="A folder to curate without registering it."),
                    out: Optional[Path] = typer.Option(None, "--out", help="Write the snapshot here instead."),
                    base: Optional[str] = typer.Option(None, "--base", help="The base model whose tokenizer counts."),
-                   heldout: float = typer.Option(0.05, "--heldout", min=0.0, max=0.9, help="Held-out share of files."),
+                   heldout: float = typer.Option(0.10, "--heldout", min=0.0, max=0.9,
+                                                 help="Held-out share of files (0: none held out)."),
+                   heldout_min: int = typer.Option(200, "--heldout-min-samples", min=0,
+                                                   help="Grow the held-out split to this many samples (capped at a "
+                                                        "quarter of all samples)."),
                    fim_rate: float = typer.Option(0.5, "--fim-rate", min=0.0, max=1.0, help="Units that also give a FIM sample."),
                    exclude: List[str] = typer.Option([], "--exclude", help="Leave out files (gitignore syntax, repo-relative; repeatable)."),
                    as_json: bool = JSON_OPTION) -> None:
@@ -63,7 +69,8 @@ def register(app: typer.Typer) -> None:
         progress = _StderrProgress()
         try:
             result = curate(workspace(ctx), repos=repo, paths=path, out=out, base_id=base, progress=progress,
-                            heldout_rate=heldout, fim_rate=fim_rate, exclude=exclude)
+                            heldout_rate=heldout, fim_rate=fim_rate, exclude=exclude,
+                            heldout_min_samples=heldout_min)
         finally:
             progress.close()
         emit(result, as_json, _human)

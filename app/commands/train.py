@@ -26,7 +26,7 @@ def _step_line(event: dict) -> str | None:
     if kind in ("cancelled", "failed", "finished"):
         return f"{kind}: " + " ".join(f"{k}={v}" for k, v in event.items() if k not in ("event", "run"))
     if kind == "log":
-        return event.get("message")
+        return ("warning: " if event.get("level") == "warning" else "") + str(event.get("message"))
     return None
 
 
@@ -67,6 +67,9 @@ def register(app: typer.Typer) -> None:
                   learning_rate: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate (2e-4)."),
                   checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Steps (50)."),
                   qlora: bool = typer.Option(False, "--qlora", help="4-bit base through bitsandbytes (CUDA)."),
+                  replay: Optional[float] = typer.Option(None, "--replay", min=0.0, max=0.9,
+                                                         help="Share of general-code samples mixed into training "
+                                                              "(0..0.9), against forgetting."),
                   dry_run: bool = typer.Option(False, "--dry-run", help="Show the full config and memory estimate."),
                   as_json: bool = JSON_OPTION) -> None:
         """Train a LoRA adapter as a job: live metrics on stderr, SIGTERM/Ctrl-C checkpoints and stops."""
@@ -75,7 +78,7 @@ def register(app: typer.Typer) -> None:
         result = train(workspace(ctx), base, snapshot, model_id, max_steps=max_steps, epochs=epochs, seq_len=seq_len,
                        nproc=nproc, resume=resume, progress=_stderr_progress, dry_run=dry_run, batch_size=batch_size,
                        micro_batch_size=micro_batch_size, learning_rate=learning_rate,
-                       checkpoint_every=checkpoint_every, qlora=qlora or None)
+                       checkpoint_every=checkpoint_every, qlora=qlora or None, replay=replay)
         emit(result, as_json, _human)
 
     @app.command("merge")

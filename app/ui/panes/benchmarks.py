@@ -1,4 +1,7 @@
-"""Benchmarks: base vs candidate per suite and category with deltas, like the seed's tables, and a chart."""
+"""Benchmarks: base vs candidate per suite and category with deltas, like the seed's tables, and a chart.
+
+Every delta carries its paired 95% interval (± half its width) and reads "noise" when the interval holds zero; the
+summary counts only significant differences and warns when a number stands on too few samples."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -14,8 +17,37 @@ from app.ui.panes.base import Pane, empty_state, fill_table, fmt
 def _delta(row: dict) -> Text:
     if row["delta"] is None:
         return Text("–")
-    style = "" if row["better"] is None else ("green" if row["better"] else "red")
-    return Text(f"{row['delta']:+.3f}" + ("" if row["same_settings"] else " ≠"), style=style)
+    info = row.get("uncertainty") or {}
+    ci = info.get("delta_ci95")
+    text = f"{row['delta']:+.3f}" + ("" if row["same_settings"] else " ≠")
+    if info.get("significant") is None or not ci or None in ci:  # no paired interval recorded
+        style = "" if row["better"] is None else ("green" if row["better"] else "red")
+        return Text(text + " (no CI)", style=style)
+    text += f" ±{(ci[1] - ci[0]) / 2:.3f}"
+    if not info["significant"]:
+        return Text(text + " noise", style="dim")
+    return Text(text, style="bold green" if info["better"] else "bold red")
+
+
+def _n(row: dict) -> Text:
+    info = row.get("uncertainty") or {}
+    if not info.get("n"):
+        return Text("–")
+    short = bool(info.get("warning")) or bool(info.get("indicative"))
+    return Text(str(info["n"]) + (" !" if short else ""), style="yellow" if short else "")
+
+
+def summary(rows: list[dict]) -> str:
+    """"2 better, 1 worse (significant), 5 within noise of 8 metrics", and the too-few-samples warning."""
+    infos = [r.get("uncertainty") or {} for r in rows if r["delta"] is not None]
+    better = sum(1 for i in infos if i.get("significant") and i.get("better"))
+    worse = sum(1 for i in infos if i.get("significant") and i.get("better") is False)
+    noise = sum(1 for i in infos if i.get("significant") is False)
+    unknown = sum(1 for i in infos if i.get("significant") is None)
+    text = f"{better} better, {worse} worse (significant), {noise} within noise of {len(rows)} metrics"
+    text += f", {unknown} without an interval" if unknown else ""
+    warnings = sorted({i["warning"] for r in rows for i in (r.get("uncertainty") or {},) if i.get("warning")})
+    return text + (f" — {warnings[0]}" if warnings else "")
 
 
 class BenchmarksPane(Pane):
@@ -35,7 +67,7 @@ class BenchmarksPane(Pane):
                           "or the pipeline from the Training pane", id="bench-empty")
         with Horizontal(id="bench-body"):
             table = DataTable(id="bench-table", cursor_type="row", zebra_stripes=True)
-            table.add_columns("suite", "category", "metric", "base", "candidate", "Δ")
+            table.add_columns("suite", "category", "metric", "base", "candidate", "n", "Δ ±95%")
             yield table
             yield PlotextPlot(id="bench-plot")
 
@@ -45,24 +77,25 @@ class BenchmarksPane(Pane):
         candidate = self.candidate if self.candidate in evaluated else (evaluated[0] if evaluated else None)
         baseline = self.baseline or (queries.default_baseline(store, candidate) if candidate else None)
         rows = queries.compare_evals(store, candidate, baseline) if candidate else []
+        if rows:
+            from app.intervals import annotate
+
+            annotate(store, candidate, baseline, rows)
         return {"evaluated": evaluated, "models": queries.model_ids(store), "candidate": candidate,
                 "baseline": baseline, "rows": rows}
 
     def show(self, data: dict) -> None:
         has = data["candidate"] is not None
-        self.query_one("#bench-empty").display = not has
+        self.query_one("#bench-empty").show_if(not has)
         self.query_one("#bench-body").display = has
         self._options("#bench-candidate", data["evaluated"], data["candidate"])
         self._options("#bench-baseline", data["models"], data["baseline"])
         self.candidate = data["candidate"]
         rows = data["rows"]
         fill_table(self.query_one("#bench-table", DataTable),
-                   [(r["suite"], r["category"] or "–", r["metric"], fmt(r["base"]), fmt(r["candidate"]), _delta(r))
-                    for r in rows])
-        better = sum(1 for r in rows if r["better"] is True)
-        worse = sum(1 for r in rows if r["better"] is False)
-        self.query_one("#bench-summary", Static).update(
-            f"{better} better, {worse} worse of {len(rows)} metrics" if has else "")
+                   [(r["suite"], r["category"] or "–", r["metric"], fmt(r["base"]), fmt(r["candidate"]), _n(r),
+                     _delta(r)) for r in rows])
+        self.query_one("#bench-summary", Static).update(summary(rows) if has else "")
         self._chart(rows, data["baseline"], data["candidate"])
 
     def _options(self, selector: str, values: list[str], chosen: str | None) -> None:
