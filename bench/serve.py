@@ -33,6 +33,11 @@ sys.path.insert(0, str(ROOT))
 from eval.latency import make_contexts, percentile  # noqa: E402
 
 
+# Both servers run with the OpenMP wait policy ours sets for itself (PASSIVE unless the caller chose one): the
+# comparison is of the servers, not of an environment variable.
+ENV = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -55,7 +60,8 @@ def start_ours(gguf: Path, threads: int, workdir: Path, queue: int) -> tuple[sub
     fork(ws, str(gguf), model, prepare=False)
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--workspace", str(ws.root), "serve", model, "--no-auth",
                              "--port", "0", "--json", "--threads", str(threads), "--queue", str(queue)],
-                            stdout=subprocess.PIPE, stderr=open(workdir / "ours.log", "w"), text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=open(workdir / "ours.log", "w"), text=True, cwd=ROOT,
+                            env=ENV)
     ready, _, _ = select.select([proc.stdout], [], [], 120)
     line = proc.stdout.readline() if ready else ""
     if not line:
@@ -70,7 +76,7 @@ def start_theirs(gguf: Path, threads: int, workdir: Path) -> tuple[subprocess.Po
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
                              "--port", str(port), "--n_threads", str(threads), "--n_threads_batch", str(threads),
                              "--n_ctx", "4096", "--seed", "42"],
-                            stdout=subprocess.DEVNULL, stderr=open(workdir / "theirs.log", "w"), cwd=workdir)
+                            stdout=subprocess.DEVNULL, stderr=open(workdir / "theirs.log", "w"), cwd=workdir, env=ENV)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -394,7 +394,7 @@ class Endpoint:
 
         watcher = loop.create_task(watch())
         try:
-            acquiring = loop.create_task(runner.acquire())
+            acquiring = loop.create_task(runner.acquire(gen.prompt))
             await asyncio.wait((acquiring, watcher), return_when=asyncio.FIRST_COMPLETED)
             if not acquiring.done():
                 acquiring.cancel()

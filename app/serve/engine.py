@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
@@ -63,49 +65,73 @@ class Slot:
     def __init__(self, backend, name: str):
         self.backend = backend
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.last_prompt = ""  # what its KV cache holds (about): the text of the last prompt it ran
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
         self.backend.close()
 
 
+def shared_prefix(a: str, b: str) -> int:
+    return len(os.path.commonprefix((a, b)))
+
+
 class Runner:
-    """One loaded model: its slots (each a context and a thread) and the queue of requests waiting for one."""
+    """One loaded model: its slots (each a context and a thread) and the queue of requests waiting for one.
+
+    A request takes the free slot whose last prompt shares the longest prefix with its own, so that editors typing
+    in different files each keep their file's prefix in a slot's KV cache; waiting requests are served in order."""
 
     def __init__(self, model: ServedModel, slots: list[Slot], queue_limit: int, cost: int):
         self.model = model
         self.slots = slots
         self.queue_limit = queue_limit
         self.cost = cost
-        self.free: asyncio.Queue[Slot] = asyncio.Queue()
-        for slot in slots:
-            self.free.put_nowait(slot)
-        self.waiting = 0
+        self.free: list[Slot] = list(slots)
+        self.waiters: deque[tuple[asyncio.Future, str]] = deque()
         self.last_used = time.monotonic()
         self.fim = slots[0].backend.fim
         self.n_ctx = slots[0].backend.n_ctx
 
     @property
+    def waiting(self) -> int:
+        return len(self.waiters)
+
+    @property
     def busy(self) -> bool:
-        return self.waiting > 0 or self.free.qsize() < len(self.slots)
+        return bool(self.waiters) or len(self.free) < len(self.slots)
 
     @property
     def active(self) -> int:
-        return len(self.slots) - self.free.qsize()
+        return len(self.slots) - len(self.free)
 
-    async def acquire(self) -> Slot:
-        """A free slot; waits in FIFO order, or raises Busy when the queue is full. Cancel-safe."""
+    def _take(self, prompt: str) -> Slot:
+        slot = max(self.free, key=lambda s: shared_prefix(s.last_prompt, prompt)) if len(self.free) > 1 \
+            else self.free[0]
+        self.free.remove(slot)
+        slot.last_prompt = prompt
+        return slot
+
+    async def acquire(self, prompt: str = "") -> Slot:
+        """A free slot (the one whose cache suits the prompt best); waits in FIFO order, or raises Busy when the
+        queue is full. Cancel-safe: a waiter that goes away leaves the queue, and a slot handed to it is passed on."""
         self.last_used = time.monotonic()
-        if self.free.qsize() and not self.waiting:
-            return self.free.get_nowait()
-        if self.waiting >= self.queue_limit:
+        if self.free and not self.waiters:
+            return self._take(prompt)
+        if len(self.waiters) >= self.queue_limit:
             raise Busy(f"{self.model.id}: {self.active} request(s) running and {self.waiting} waiting; "
                        "the queue is full", retry_after=1)
-        self.waiting += 1
+        fut = asyncio.get_running_loop().create_future()
+        entry = (fut, prompt)
+        self.waiters.append(entry)
         try:
-            return await self.free.get()
-        finally:
-            self.waiting -= 1
+            return await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release(fut.result())
+            elif entry in self.waiters:
+                self.waiters.remove(entry)
+            raise
 
     def run(self, slot: Slot, fn: Callable, *args, **kwargs) -> asyncio.Future:
         """Run fn(slot.backend, ...) in the slot's thread; the slot is free again when that call returns (not when
@@ -117,7 +143,13 @@ class Runner:
 
     def release(self, slot: Slot) -> None:
         self.last_used = time.monotonic()
-        self.free.put_nowait(slot)
+        while self.waiters:
+            fut, prompt = self.waiters.popleft()
+            if not fut.done():
+                slot.last_prompt = prompt
+                fut.set_result(slot)
+                return
+        self.free.append(slot)
 
     def close(self) -> None:
         for slot in self.slots:
@@ -166,9 +198,11 @@ class Pool:
         from eval.llama_backend import LlamaBackend
 
         slots = []
+        # the cores are shared between the slots unless --threads says otherwise
+        threads = self.options.threads or max(1, (os.cpu_count() or 1) // self.options.slots)
         try:
             for i in range(self.options.slots):
-                backend = LlamaBackend(model.path, n_ctx=self.n_ctx(model), n_threads=self.options.threads,
+                backend = LlamaBackend(model.path, n_ctx=self.n_ctx(model), n_threads=threads,
                                        prefill_chunk=self.options.prefill_chunk, **self.options.llama)
                 slots.append(Slot(backend, f"slot-{i}"))
         except BackendError as exc:

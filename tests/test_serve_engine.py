@@ -1,0 +1,93 @@
+"""The serving engine without HTTP, on the embedded SmolLM2 GGUF: slots chosen by the prefix their cache holds, the
+bounded FIFO queue (Busy when full, a waiter that goes away leaves it), and cancellation freeing a slot."""
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from app.serve.catalog import ServedModel
+from app.serve.engine import Busy, EngineOptions, Pool
+
+
+@pytest.fixture(scope="module")
+def model():
+    from app.forks import embedded_gguf
+
+    path = embedded_gguf("smollm2-135m")
+    return ServedModel(id="forkies/smollm2-135m-instruct@v1.0.0", path=str(path), sha256="-", quant_type="q4_1",
+                       size_bytes=path.stat().st_size, created=0)
+
+
+def test_slot_affinity_queue_and_cancel(model):
+    async def scenario():
+        pool = Pool([model], EngineOptions(slots=2, n_ctx=1024, queue=1, threads=1))
+        try:
+            runner = await pool.runner(model.id)
+            file_a, file_b = "def read_config(path):\n" * 8, "class Stack:\n    def push(self, x):\n" * 8
+            a = await runner.acquire(file_a)
+            b = await runner.acquire(file_b)
+            assert a is not b and runner.active == 2
+            runner.release(a)
+            runner.release(b)
+            # the next keystroke in file B goes to the slot that holds file B, whatever the order of the free list
+            assert await runner.acquire(file_b + "    ") is b
+            assert await runner.acquire(file_a + "x") is a
+            # both busy: one request may wait, the next is refused
+            waiter = asyncio.ensure_future(runner.acquire("z"))
+            await asyncio.sleep(0)
+            assert runner.waiting == 1
+            with pytest.raises(Busy):
+                await runner.acquire("y")
+            waiter.cancel()  # the client went away: it leaves the queue
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            assert runner.waiting == 0
+            runner.release(b)
+            # a generation on slot a, cancelled from outside while it runs, frees the slot at once
+            cancel = threading.Event()
+            pieces = []
+
+            def on_text(text):
+                pieces.append(text)
+                if len(pieces) == 2:
+                    cancel.set()
+
+            job = runner.run(a, lambda backend: backend.complete("1, 2, 3, 4, 5, 6, 7,", max_tokens=500,
+                                                                 on_text=on_text, cancel=cancel))
+            done = await job
+            assert done.stopped_by == "cancelled" and done.tokens < 10
+            await asyncio.sleep(0)
+            assert runner.active == 0 and len(runner.free) == 2
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_memory_budget_unloads_the_least_recently_used(model):
+    twin = ServedModel(id="internal/coder/v1", path=model.path, sha256="-", quant_type="q4_1",
+                       size_bytes=model.size_bytes, created=0)
+    logged = []
+
+    async def scenario():
+        options = EngineOptions(slots=1, n_ctx=1024, threads=1)
+        one = Pool([model], options).cost(model)
+        pool = Pool([model, twin], EngineOptions(slots=1, n_ctx=1024, threads=1, budget_bytes=int(one * 1.5)),
+                    log=logged.append)
+        try:
+            first = await pool.runner(model.id)
+            slot = await first.acquire("x")
+            with pytest.raises(Busy):  # the only model that could make room is busy
+                await pool.runner(twin.id)
+            first.release(slot)
+            await pool.runner(twin.id)
+            assert list(pool.runners) == [twin.id]
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+    assert any("least recently used" in line for line in logged)
+    with pytest.raises(Exception, match="memory budget"):
+        Pool([model], EngineOptions(n_ctx=1024, budget_bytes=1 << 20))
