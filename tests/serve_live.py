@@ -80,3 +80,12 @@ def wait_rows(ws, n, sql="SELECT * FROM serve_requests ORDER BY id", timeout=10.
             return got
         time.sleep(0.05)
     raise AssertionError(f"{n} rows expected, {len(db_rows(ws, sql))} recorded")
+
+
+def cli_json(ws, *args) -> dict:
+    """The real CLI with --json on the workspace; its one JSON object (the command must succeed)."""
+    from conftest import run_cli
+
+    out = run_cli("--workspace", str(ws.root), *args, "--json")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)

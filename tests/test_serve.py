@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from conftest import run_cli
-from serve_live import INTERNAL, SMOL, TINY, Live, db_rows, make_serve_workspace, wait_rows
+from serve_live import INTERNAL, SMOL, TINY, Live, cli_json, db_rows, make_serve_workspace, wait_rows
 
 PREFIX = "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n"
 SUFFIX = "\n\nprint(fibonacci(10))\n"
@@ -24,15 +24,9 @@ def serve_ws(tmp_path_factory, tiny_qwen2):
     return make_serve_workspace(tmp_path_factory.mktemp("serve") / "ws", tiny_qwen2)
 
 
-def _cli_json(ws, *args):
-    out = run_cli("--workspace", str(ws.root), *args, "--json")
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
 @pytest.fixture(scope="module")
 def key(serve_ws):
-    return _cli_json(serve_ws, "keys", "create", "editor")["key"]
+    return cli_json(serve_ws, "keys", "create", "editor")["key"]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +51,7 @@ def _local(path):
 def test_ready_line_models_and_aliases(server, key, serve_ws):
     assert server.url.startswith("http://127.0.0.1:")
     assert [m["id"] for m in server.info["models"]] == [INTERNAL, TINY]
-    _cli_json(serve_ws, "route", "set", "code-generation", "internal/coder")
+    cli_json(serve_ws, "route", "set", "code-generation", "internal/coder")
     listed = {m.id: m for m in _openai(server, key).models.list().data}
     assert set(listed) >= {INTERNAL, TINY, "internal/coder", "code-generation"}
     assert listed[INTERNAL].model_extra["aliases"] == ["internal/coder"]
@@ -166,14 +160,14 @@ def test_errors_are_openai_objects_and_the_server_lives(server, key):
 
 
 def test_revoked_key_refused_without_restart(server, serve_ws):
-    second = _cli_json(serve_ws, "keys", "create", "agent")["key"]
+    second = cli_json(serve_ws, "keys", "create", "agent")["key"]
     auth = {"Authorization": f"Bearer {second}"}
     body = {"model": TINY, "prompt": "x", "max_tokens": 1}
     assert httpx.post(server.url + "/v1/completions", json=body, headers=auth).status_code == 200
-    _cli_json(serve_ws, "keys", "revoke", "agent")
+    cli_json(serve_ws, "keys", "revoke", "agent")
     refused = httpx.post(server.url + "/v1/completions", json=body, headers=auth)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
-    listed = {k["name"]: k for k in _cli_json(serve_ws, "keys", "list")["keys"]}
+    listed = {k["name"]: k for k in cli_json(serve_ws, "keys", "list")["keys"]}
     assert listed["agent"]["revoked"] and listed["editor"]["revoked"] is None
     assert listed["agent"]["last_used"] is not None
     raw = serve_ws.db_path.read_bytes() + Path(str(serve_ws.db_path) + "-wal").read_bytes()
@@ -189,13 +183,13 @@ def test_usage_rows_and_summary(server, serve_ws, key):
     assert any(r["requested"] == "code-generation" and r["capability"] == "code-generation" for r in ok)
     for r in rows:  # never the text of a prompt or a completion
         assert not any(isinstance(v, str) and "fibonacci" in v for v in r.values())
-    summary = _cli_json(serve_ws, "usage", "--since", "1h")
+    summary = cli_json(serve_ws, "usage", "--since", "1h")
     assert summary["requests"] == len(db_rows(serve_ws))
     smol = summary["by_model"][INTERNAL]
     assert smol["ok"] >= 5 and 0 < smol["p50_ms"] <= smol["p95_ms"] <= smol["p99_ms"]
     assert smol["first_token_p95_ms"] > 0 and smol["tokens_per_second"] > 0
     assert summary["by_key"]["editor"]["requests"] > 0 and summary["by_key"]["(no key)"]["rejected"] >= 1
-    only = _cli_json(serve_ws, "usage", "internal/coder", "--since", "all")
+    only = cli_json(serve_ws, "usage", "internal/coder", "--since", "all")
     assert only["model"] == INTERNAL and only["requests"] == summary["by_model"][INTERNAL]["requests"]
 
 
@@ -316,12 +310,12 @@ def test_auth_rules_and_client_configs(serve_ws):
 
 
 def test_routes_and_keys_cli(serve_ws):
-    routes = _cli_json(serve_ws, "route", "set", "code-review", INTERNAL)
+    routes = cli_json(serve_ws, "route", "set", "code-review", INTERNAL)
     assert {"capability": "code-review", "target": INTERNAL} in [
         {k: r[k] for k in ("capability", "target")} for r in routes["routes"]]
     bad = run_cli("--workspace", str(serve_ws.root), "route", "set", "x", "internal/none")
     assert bad.returncode == 1 and "neither a model id" in bad.stderr
-    removed = _cli_json(serve_ws, "route", "remove", "code-review")
+    removed = cli_json(serve_ws, "route", "remove", "code-review")
     assert "code-review" not in [r["capability"] for r in removed["routes"]]
     kinds = [r["kind"] for r in db_rows(serve_ws, "SELECT kind FROM events WHERE kind LIKE 'route.%' "
                                                 "OR kind LIKE 'key.%'")]

@@ -2,19 +2,11 @@
 against published values), sticky A/B splits (proportions over 10k keys, and live per key), `usage --compare`."""
 from __future__ import annotations
 
-import json
 
 import httpx
 import pytest
 
-from conftest import run_cli
-from serve_live import INTERNAL, SMOL, Live, db_rows, make_serve_workspace, wait_rows
-
-
-def _cli_json(ws, *args):
-    out = run_cli("--workspace", str(ws.root), *args, "--json")
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+from serve_live import INTERNAL, SMOL, Live, cli_json, db_rows, make_serve_workspace, wait_rows
 
 
 def test_wilson_and_newcombe_against_published_values():
@@ -44,7 +36,7 @@ def test_split_is_sticky_and_proportional_over_10k_keys():
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory, tiny_qwen2):
     ws = make_serve_workspace(tmp_path_factory.mktemp("staging") / "ws", tiny_qwen2)
-    keys = [_cli_json(ws, "keys", "create", f"user-{i}")["key"] for i in range(6)]
+    keys = [cli_json(ws, "keys", "create", f"user-{i}")["key"] for i in range(6)]
     live = Live(ws.root, "--split", f"code-generation={INTERNAL}:0.5,{SMOL}:0.5",
                 log=tmp_path_factory.mktemp("logs") / "serve.log")
     yield ws, live, keys
@@ -100,7 +92,7 @@ def test_acceptance_in_usage_and_compare(staged):
             assert _event(live, key, type="select", completion_id=c["id"], accepted_chars=3).status_code == 200
     total_events = len(db_rows(ws, "SELECT * FROM completion_events"))
     wait_rows(ws, total_events, "SELECT * FROM completion_events")
-    usage = _cli_json(ws, "usage", "--since", "all")
+    usage = cli_json(ws, "usage", "--since", "all")
     acc = usage["acceptance"]
     selected = len(db_rows(ws, "SELECT DISTINCT completion_id FROM completion_events WHERE kind = 'select'"))
     viewed = len(db_rows(ws, "SELECT DISTINCT completion_id FROM completion_events"))
@@ -110,9 +102,58 @@ def test_acceptance_in_usage_and_compare(staged):
     assert acc["ci95"] == [round(v, 4) for v in wilson(selected, viewed)]
     assert usage["by_capability"]["code-generation"]["acceptance"]["shown"] == viewed
     assert sum(g["acceptance"]["shown"] for g in usage["by_key"].values()) == viewed
-    both = _cli_json(ws, "usage", "--compare", INTERNAL, SMOL, "--since", "all")
+    both = cli_json(ws, "usage", "--compare", INTERNAL, SMOL, "--since", "all")
     assert set(both["models"]) == {INTERNAL, SMOL} and both["verdict"]
     sides = [both["models"][INTERNAL]["acceptance"], both["models"][SMOL]["acceptance"]]
     if all(s["shown"] for s in sides):
         lo, hi = both["acceptance_difference"]["ci95"]
         assert lo <= both["acceptance_difference"]["value"] <= hi
+
+
+def test_capture_keeps_accepted_completions_and_drops_secrets(tmp_path, tiny_qwen2):
+    ws = make_serve_workspace(tmp_path / "ws", tiny_qwen2)
+    live = Live(ws.root, INTERNAL, "--no-auth", "--capture", log=tmp_path / "serve.log")
+    try:
+        planted = 'AWS_KEY = "AKIAQ3EGRKCXWJ7L2HPR"\n\ndef connect():\n'
+        clean = "def add(a, b):\n"
+        ids = {}
+        for name, prompt in (("planted", planted), ("clean", clean), ("dismissed", clean + "    ")):
+            out = httpx.post(live.url + "/v1/completions", json={"prompt": prompt, "max_tokens": 4, "temperature": 0},
+                             timeout=60).json()
+            ids[name] = out["id"]
+        for name in ("planted", "clean"):
+            httpx.post(live.url + "/v1/events", json={"type": "select", "completion_id": ids[name]}, timeout=30)
+        httpx.post(live.url + "/v1/events", json={"type": "dismiss", "completion_id": ids["dismissed"]}, timeout=30)
+        wait_rows(ws, 3, "SELECT * FROM completion_events")
+    finally:
+        assert live.stop() == 0
+    captured = db_rows(ws, "SELECT * FROM feedback_captures")
+    assert [(c["completion_id"], c["prompt"], c["model_id"]) for c in captured] == [(ids["clean"], clean, INTERNAL)]
+    log = (tmp_path / "serve.log").read_text()
+    assert "--capture is on" in log and "1 dropped for secrets" in log
+
+
+def test_vllm_command_for_one_model_and_missing_vllm(tmp_path, tiny_qwen2):
+    import importlib.util
+
+    from app.serve.vllm import command
+
+    ws = make_serve_workspace(tmp_path / "ws", tiny_qwen2)
+    argv, ids = command(ws, ["forkies/tiny@v0.1.0"], "127.0.0.1", 8000, no_auth=False)
+    assert ids == ["forkies/tiny@v0.1.0"]
+    assert argv[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert argv[argv.index("--served-model-name") + 1] == "forkies/tiny@v0.1.0"
+    assert argv[argv.index("--middleware") + 1] == "app.serve.vllm.KeyCheck"
+    with ws.store() as store:
+        assert argv[argv.index("--model") + 1] == store.require_model("forkies/tiny@v0.1.0")["path"]
+    if importlib.util.find_spec("vllm") is None:
+        out = cli_json_error(ws, "serve", "forkies/tiny@v0.1.0", "--engine", "vllm", "--no-auth")
+        assert "needs vLLM" in out and "vllm.entrypoints.openai.api_server" in out
+
+
+def cli_json_error(ws, *args) -> str:
+    from conftest import run_cli
+
+    out = run_cli("--workspace", str(ws.root), *args)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    return out.stderr

@@ -61,7 +61,10 @@ def register(app: typer.Typer) -> None:
         options = EngineOptions(slots=slots, n_ctx=ctx_len, threads=threads, queue=queue, budget_bytes=budget)
         result = serve(ws, models or [], host=host, port=port, quant_type=quant_type, no_auth=no_auth,
                        options=options, on_ready=_ready(as_json), splits=split or [], capture=capture)
-        print(f"serve: stopped; {result['recorded']} request(s) recorded", file=sys.stderr, flush=True)
+        print(f"serve: stopped; {result['recorded']} row(s) recorded", file=sys.stderr, flush=True)
+        if capture:
+            print(f"serve: --capture kept {result['captures']['kept']} accepted completion(s), "
+                  f"{result['captures']['dropped_secret']} dropped for secrets", file=sys.stderr, flush=True)
 
     @app.command("usage")
     def usage_cmd(ctx: typer.Context,
