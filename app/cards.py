@@ -155,15 +155,14 @@ class _Card:
         if findings:  # where and what kind, never the value (curation stores none) nor its masked shape
             out += ["", *_table(findings[:50], self.root)]
             out += [f"... and {len(findings) - 50} more"] if len(findings) > 50 else []
-        out += ["", "### Secret false positives", "", *self._false_positives(config)]
+        if config.get("secret_false_positives"):
+            out += ["", "### Secret false positives", "", *self._false_positives(config)]
         out += ["", "### Classification", "", _v(stats.get("classification") or config.get("classification"))]
         return out
 
     def _false_positives(self, config: dict) -> list[str]:
         """The reviewers' marks this snapshot applied (by fingerprint), with who marked them and why."""
-        fps = config.get("secret_false_positives") or []
-        if not fps:
-            return ["none marked"]
+        fps = config["secret_false_positives"]
         marks = {r["fingerprint"]: r for r in self.store.query("SELECT * FROM secret_marks")}
         rows = [{"fingerprint": fp, **({k: marks[fp][k] for k in ("kind", "repo", "path", "line", "by", "created",
                                                                     "note")} if fp in marks else

@@ -19,7 +19,7 @@ from app.errors import StudioError
 # Each module in app/commands/ defines register(app). Add a module here to add its commands.
 COMMAND_MODULES = [
     "init", "fork", "lineage",
-    "repos", "curate",
+    "repos", "curate", "secrets",
     "promote", "card",
     "eval", "complete",
     "train",

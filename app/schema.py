@@ -229,7 +229,17 @@ MIGRATIONS: list[str] = [
     """,
     # 5: secret findings marked as false positives, by fingerprint (never the value)
     """
-    SELECT 1;
+    CREATE TABLE secret_marks (
+        fingerprint TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        repo TEXT,
+        path TEXT,
+        line INTEGER,
+        masked TEXT,
+        by TEXT NOT NULL,
+        note TEXT,
+        created TEXT NOT NULL
+    );
     """,
 ]
 

@@ -102,7 +102,7 @@ def test_each_kind_detected_and_redacted_in_memory():
     assert len({k for k, _, _ in items}) >= 20
     for kind, line, values in items:
         result = scanner.scan("def f():\n" + line + "\n", "f.py", use_detect_secrets=False)
-        assert kind in {k for _, _, k in result.findings}, (kind, line)
+        assert kind in {f.kind for f in result.findings}, (kind, line)
         for value in values:
             assert value not in result.text, kind
         assert f"<redacted:{kind}>" in result.text
@@ -146,7 +146,9 @@ def test_planted_secrets_never_written(tmp_path, ws_root, tiny_qwen2, cli):
     assert any(p == "src/client.ts" for p, _, _ in found)
     assert result["secrets_found"] >= len(items) + 2
     assert result["dropped"].get("env_file") == 1
-    assert set(result["secret_findings"][0]) == {"repo", "path", "line", "kind"}
+    assert set(result["secret_findings"][0]) == {"repo", "path", "line", "kind", "fingerprint", "masked"}
+    for f in result["secret_findings"]:
+        assert not [v for v in values if v[:6] in f["masked"] or v in f["fingerprint"]]
 
     train = (ws_root / "datasets" / result["snapshot"] / "train.jsonl").read_text()
     names = {json.loads(line)["prompt"].rsplit("def ", 1)[-1].split("(")[0] for line in train.splitlines()}
@@ -166,3 +168,132 @@ def test_redact_policy_keeps_units_with_placeholders(tmp_path, tiny_qwen2):
     assert "connect_3" in train and "<redacted:" in train
     assert not [v for v in values if v in train]
     assert _scan_tree(tmp_path, values) == [] or all(p.startswith(str(repo)) for p, _ in _scan_tree(tmp_path, values))
+
+
+# -- precision: what the standard library made detect-secrets and the earlier scanner flag -------------------------
+STDLIB_FALSE_POSITIVES = [
+    "    token_type = 'quoted-string'",                                     # email/_header_value_parser.py
+    "    mailbox.token_type = 'invalid-mailbox'",
+    "ascii_lowercase = 'abcdefghijklmnopqrstuvwxyz'",                       # string.py
+    "_b32alphabet = b'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'",                   # base64.py
+    "    input2 = b'QWERTYUIOPASDFGHJKLZXCVBNM'",                             # test_zlib.py
+    "        self.check('md5', b'abc', '900150983cd24fb0d6963f7d28e17f72')",  # hash test vectors
+    "    'a4337bc45a8fc544c03f52dc550cd6e1e87021bc896588bd79e901e2'",
+    "    testcommon('%034d', big, '0000123456789012345678901234567890')",
+    "    fp = urlopen('http://user:pass@python.org/')",
+    "    ('http://joe:password@proxy.example.com/', 'joe')",
+    "    TOKEN_RE = 'Bearer [A-Za-z0-9._-]{20,}'",
+    "    password_prompt = 'Enter your password please:'",
+]
+
+
+@pytest.mark.parametrize("line", STDLIB_FALSE_POSITIVES)
+def test_standard_library_false_positives_are_not_findings(line):
+    assert scanner.scan(line + "\n", "m.py").findings == []
+
+
+def test_named_hex_and_real_tokens_still_caught():
+    hexkey = _r(40, HEX)
+    token = _r(28)
+    for line, value in ((f'API_KEY = "{hexkey}"', hexkey), (f'    auth_token = "{token}"', token),
+                        (f'    headers["X-Api-Key"] = "{hexkey}"', hexkey)):
+        result = scanner.scan(line + "\n", "m.py")
+        assert result.live and value not in result.text, line
+
+
+# -- review: fingerprints, masks and false-positive marks ------------------------------------------------------------
+def test_fingerprint_mask_and_marked_value():
+    value = "ghp_" + _r(36)
+    text = f'def f():\n    token = "{value}"\n    return token\n'
+    first = scanner.scan(text, "f.py")
+    (finding,) = first.findings
+    assert finding.fingerprint == scanner.fingerprint(value) and len(finding.fingerprint) == 32
+    assert value not in finding.fingerprint and value[2:-2] not in finding.masked
+    assert finding.masked == f"{value[:2]}********{value[-2:]} ({len(value)} chars)"
+    assert scanner.mask("hunter22") == "******** (8 chars)"
+    marked = scanner.scan(text, "f.py", false_positives={finding.fingerprint})
+    assert marked.findings == [finding._replace(false_positive=True)]
+    assert marked.live == [] and marked.text == text  # reported, but neither redacted nor counted
+    other = scanner.scan(text.replace(value, "ghp_" + _r(36)), "f.py", false_positives={finding.fingerprint})
+    assert len(other.live) == 1  # a mark is for that value only
+
+
+def _review_repo(root):
+    (root / "src").mkdir(parents=True)
+    secret = "Zq" + _r(20) + "9x"
+    (root / "src" / "auth.py").write_text(
+        "def login(client):\n    password = 'correct-horse-battery'\n    return client.auth(password)\n\n\n"
+        "def clean(values):\n    return [v * 2 for v in values if v]\n\n\n"
+        f"def connect(client):\n    api_token = '{secret}'\n    return client.connect(api_token)\n")
+    (root / ".env").write_text("DB_URL=postgres://localhost/app\n")
+    return secret
+
+
+def _train_names(ws, snapshot):
+    text = (ws.root / "datasets" / snapshot / "train.jsonl").read_text()
+    return {json.loads(line)["prompt"].rsplit("def ", 1)[-1].split("(")[0] for line in text.splitlines()}
+
+
+def test_review_marks_apply_to_later_snapshots(tmp_path, workspace, tiny_qwen2, cli):
+    """list -> mark (CLI) -> the next curation keeps the code; manifest and store say so; unmark drops it again."""
+    from app.curation import curate
+    from app.forks import fork
+    from app.secret_marks import findings, list_marks, unmark
+
+    fork(workspace, str(tiny_qwen2), "forkies/tiny@v0.1.0")
+    repo = tmp_path / "repo"
+    secret = _review_repo(repo)
+    first = curate(workspace, paths=[str(repo)], heldout_rate=0)
+    assert first["secrets_found"] == 3 and {"login", "connect"}.isdisjoint(_train_names(workspace, first["snapshot"]))
+    listed = json.loads(cli("--workspace", str(workspace.root), "secrets", "list", "--json").stdout)
+    assert listed["snapshot"] == first["snapshot"] and len(listed["findings"]) == 3
+    assert secret not in json.dumps(listed)
+    pw = next(f for f in listed["findings"] if f["line"] == 2)
+    env = next(f for f in listed["findings"] if f["kind"] == "env-file")
+    assert pw["kind"] == "generic-secret" and pw["path"] == "src/auth.py" and not pw["marked"]
+
+    run = cli("--workspace", str(workspace.root), "secrets", "mark", pw["fingerprint"][:10], "--by", "alice",
+              "--note", "a test fixture's password", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["marked"][0]["fingerprint"] == pw["fingerprint"]
+    for bad, why in ((env["fingerprint"], ".env files never enter the data"), (pw["fingerprint"], "already marked"),
+                     ("0123456789abcdef", "no secret finding has the fingerprint"), ("nothex!", "not a finding")):
+        refused = cli("--workspace", str(workspace.root), "secrets", "mark", bad)
+        assert refused.returncode == 1 and why in refused.stderr, (bad, refused.stderr)
+
+    second = curate(workspace, paths=[str(repo)], heldout_rate=0)
+    names = _train_names(workspace, second["snapshot"])
+    assert "login" in names and "connect" not in names and "clean" in names
+    assert second["secrets_found"] == 2 and second["secrets_marked_false_positive"] == 1
+    manifest = json.loads((workspace.root / "datasets" / second["snapshot"] / "manifest.json").read_text())
+    assert manifest["secret_false_positives"] == [{"fingerprint": pw["fingerprint"], "findings": 1}]
+    assert findings(workspace, marked=True)["findings"][0]["fingerprint"] == pw["fingerprint"]
+    (mark,) = list_marks(workspace)["marks"]
+    assert (mark["by"], mark["kind"], mark["path"], mark["line"]) == ("alice", "generic-secret", "src/auth.py", 2)
+    assert "correct-horse" not in json.dumps(mark)
+
+    unmark(workspace, [pw["fingerprint"]], by="bob")
+    third = curate(workspace, paths=[str(repo)], heldout_rate=0)
+    assert third["snapshot"] == first["snapshot"] and "login" not in _train_names(workspace, third["snapshot"])
+    store = workspace.store()
+    assert [e["kind"] for e in store.events() if e["kind"].startswith("secret.")] == ["secret.marked",
+                                                                                       "secret.unmarked"]
+    store.close()
+
+
+def test_lineage_lists_the_marks_a_snapshot_applied(workspace):
+    from app.cards import lineage_card
+    from lineage_seed import RESEARCH, SNAPSHOT, seed
+
+    seed(workspace)
+    store = workspace.store()
+    snap = store.snapshot(SNAPSHOT)
+    fp = "ab" * 16
+    store.update("snapshots", "id", SNAPSHOT, {"config": {**snap["config"], "secret_false_positives": [fp]}})
+    store.insert("secret_marks", {"fingerprint": fp, "kind": "generic-secret", "repo": "svc", "path": "a.py",
+                                  "line": 3, "masked": "******** (8 chars)", "by": "alice", "note": "fixture",
+                                  "created": store.now()})
+    store.close()
+    text = lineage_card(workspace, RESEARCH)
+    section = text.split("### Secret false positives", 1)[1].split("###", 1)[0]
+    assert fp in section and "alice" in section and "generic-secret" in section and "fixture" in section

@@ -1,22 +1,29 @@
 """Secrets out of the data: our high-signal rules over the whole file, detect-secrets' plugins on candidate lines.
 
-A finding is (line, end_line, kind); the value itself is only held in memory long enough to replace every
-occurrence of it with a typed placeholder (`<redacted:KIND>`), and it is never returned, logged or stored.
+A finding is (line, end_line, kind, fingerprint, masked, false_positive); the value itself is only held in memory
+long enough to replace every occurrence of it with a typed placeholder (`<redacted:KIND>`), and it is never
+returned, logged or stored. The fingerprint (a salted SHA-256 of the value, like a detect-secrets baseline's
+hashed_secret) is what a reviewer marks as a false positive: a marked value is reported but neither redacted nor
+held against the code around it, in this snapshot and every later one. `masked` shows the value's shape (its
+length, and its first and last characters when it is long enough) for the review.
 detect-secrets' `scan_file` is far too slow to run on every file (13 files/s on the standard library, STACK.md),
 so its plugins see only the lines that our cheap prefilter marks: long quoted strings and secret-looking names.
 """
 from __future__ import annotations
 
 import bisect
+import hashlib
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 PLACEHOLDER = "<redacted:{kind}>"
 _SECRET_NAME = (r"(?:secret|passw(?:or)?d|passwd|pwd|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|"
                 r"private[_-]?key|client[_-]?secret|credentials?|signing[_-]?key)")
+_NAMED_LINE = re.compile(r"(?i)" + _SECRET_NAME + r"|(?:\b|_)key(?:\b|_)")
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,17 @@ _GENERIC_KEYWORDS = ("secret", "passw", "pwd", "token", "api_key", "api-key", "a
 _GENERIC = re.compile(r"(?i)[\w.\-]*['\"]?\s*(?::=|=>|:|=)\s*[rbuf]?(['\"])([^'\"\s]{6,200})\1")
 
 _PLACEHOLDER_VALUE = re.compile(r"(?i)^(?:x+|\*+|\.+|<.*>|\$\{.*\}|\{\{.*\}\}|%\(.*\)s|your[_-].*|changeme|example.*|"
-                                r"dummy.*|placeholder|none|null|true|false|redacted.*)$")
+                                r"dummy.*|placeholder|none|null|true|false|redacted.*|"
+                                r"pass|password|passwd|secret|test|testing|foo|bar|baz)$")
+# A word right after the secret keyword that makes the name describe something else: token_type, password_prompt,
+# secret_name, TOKEN_RE, api_key_url. (secret_key, api_token, db_password keep their meaning.)
+_OTHER_THING = frozenset(
+    "type types kind kinds name names count counts num number len length size id ids index idx url uri urls "
+    "endpoint file filename files path paths dir prompt prompts field fields header headers regex re pattern "
+    "patterns format fmt prefix suffix label labels class mode method attr attrs char chars policy ttl expiry "
+    "expires timeout var env enabled required error errors message msg help text spec".split())
+_NAME_TAIL = re.compile(r"[a-z0-9_.\-]*")
+_DOC_HOST = re.compile(r"(?i)@(?:[\w.\-]+\.)?(?:example\.(?:com|org|net)|localhost)\b")
 _CANDIDATE_STRING = re.compile(r"['\"`][A-Za-z0-9+/=_\-]{20,}['\"`]")
 _ASSIGNED_STRING = re.compile(r"[\w.\-]*['\"]?\s*(?::=|=>|:|=)\s*[rbuf]?['\"]")
 
@@ -105,13 +122,47 @@ def entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
+def _names_other_thing(lower: str, end: int) -> bool:
+    """The identifier going on past a secret keyword (ending at `end`) names something else: token_type."""
+    words = [w for w in re.split(r"[^a-z0-9]+", _NAME_TAIL.match(lower, end).group()) if w]
+    return bool(words) and words[0] in _OTHER_THING
+
+
+def _char_classes(value: str) -> int:
+    return (any(c.islower() for c in value) + any(c.isupper() for c in value) + any(c.isdigit() for c in value)
+            + any(not c.isalnum() for c in value))
+
+
 def _generic_ok(name_line: str, value: str) -> bool:
-    """A value assigned to a secret-looking name counts when it looks like a credential, not a placeholder."""
+    """A value assigned to a secret-looking name counts when it looks like a credential, not a placeholder: any
+    6+ characters for a password; 12+ characters of some entropy mixing letters with digits, case or symbols for
+    a token or secret (a lowercase word list like 'quoted-string' is a label)."""
     if _PLACEHOLDER_VALUE.match(value) or value.isidentifier() and "_" in value and value.lower() == value:
         return False
     if re.search(r"(?i)pass|pwd", name_line) and len(value) >= 6:
         return True
-    return len(value) >= 12 and entropy(value) >= 3.0
+    if re.fullmatch(r"[a-z]+(?:[-_. /][a-z]+)*", value):
+        return False
+    return len(value) >= 12 and entropy(value) >= 3.0 and _char_classes(value) >= 2
+
+
+def _charset_like(value: str) -> bool:
+    """An alphabet or character set ('abcdefghijklmnopqrstuvwxyz', b32's 'ABC...234567', 'QWERTYUIOP...'), not a
+    key: mostly runs of consecutive characters, or 24+ characters none repeated (random 24-character keys over
+    62 symbols repeat one with probability 0.99)."""
+    steps = sum(abs(ord(b) - ord(a)) == 1 for a, b in zip(value, value[1:]))
+    return steps >= 0.5 * (len(value) - 1) or (len(value) >= 24 and len(set(value)) == len(value))
+
+
+def _plugin_value_ok(kind: str, value: str, line: str) -> bool:
+    """detect-secrets' entropy plugins flag digests, test vectors and alphabets as readily as keys. A hex string
+    counts only beside a secret-looking name (unnamed, it is taken for a digest: vendor keys in hex have their own
+    rules above), an all-decimal one never; a base64-ish one unless it is a character set."""
+    if kind == "ds-hex-high-entropy-string":
+        return not value.isdigit() and bool(_NAMED_LINE.search(line))
+    if kind == "ds-base64-high-entropy-string":
+        return not _charset_like(value)
+    return True
 
 
 @lru_cache(maxsize=1)
@@ -136,14 +187,49 @@ def _slug(secret_type: str) -> str:
     return "ds-" + re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
 
 
+FINGERPRINT_SALT = b"blackroad-studio secret fingerprint v1\0"
+
+
+def fingerprint(value: str) -> str:
+    """A finding's identity across files and snapshots, never its value: salted SHA-256, 32 hex characters."""
+    return hashlib.sha256(FINGERPRINT_SALT + value.encode("utf-8")).hexdigest()[:32]
+
+
+def mask(value: str) -> str:
+    """The value's shape for a reviewer: its length always, its first and last two characters only when 16 or more
+    long (so at most 4 characters of a 16+ character value show), one line."""
+    n = len(value)
+    if n >= 16:
+        shown = value[:2] + "*" * 8 + value[-2:]
+    else:
+        shown = "*" * min(n, 12)
+    return f"{shown} ({n} chars)".replace("\n", " ")
+
+
+class Finding(NamedTuple):
+    line: int                 # 1-based first line
+    end_line: int
+    kind: str
+    fingerprint: str = ""
+    masked: str = ""
+    false_positive: bool = False   # marked by a reviewer: reported, not redacted, not held against its code
+
+
 @dataclass
 class ScanResult:
     text: str                          # the text with every found value replaced by its placeholder
-    findings: list[tuple[int, int, str]]   # (line, end_line, kind), 1-based, sorted; never the value
+    findings: list[Finding] = field(default_factory=list)   # sorted; never the value
+
+    @property
+    def live(self) -> list[Finding]:
+        """The findings that count (not marked false positives)."""
+        return [f for f in self.findings if not f.false_positive]
 
 
-def scan(text: str, filename: str = "file", use_detect_secrets: bool = True) -> ScanResult:
-    """Find secrets in one file's text and return it redacted, with the findings (no values)."""
+def scan(text: str, filename: str = "file", use_detect_secrets: bool = True,
+         false_positives: frozenset[str] | set[str] = frozenset()) -> ScanResult:
+    """Find secrets in one file's text and return it redacted, with the findings (no values). A value whose
+    fingerprint is in `false_positives` is reported with false_positive=True and left in the text."""
     hits: list[tuple[int, int, str, str]] = []     # (start, end, kind, value), values held in memory only
     data = text.encode("utf-8")
     for offset, token in _candidate_tokens(data):
@@ -160,13 +246,14 @@ def scan(text: str, filename: str = "file", use_detect_secrets: bool = True) -> 
             continue
         for m in rule.pattern.finditer(text):
             value = m.group(rule.group)
-            if value:
+            if value and not (rule.kind == "url-password" and (_PLACEHOLDER_VALUE.match(value)
+                                                               or _DOC_HOST.match(text, m.end(rule.group)))):
                 hits.append((m.start(rule.group), m.end(rule.group), rule.kind, value))
     named = []          # positions of secret-looking names with a string assigned (candidates for plugins)
     for kw in _GENERIC_KEYWORDS if same_length else ():
         pos = lower.find(kw)
         while pos >= 0:
-            if _ASSIGNED_STRING.match(text, pos + len(kw)):
+            if _ASSIGNED_STRING.match(text, pos + len(kw)) and not _names_other_thing(lower, pos + len(kw)):
                 named.append(pos)
                 m = _GENERIC.match(text, pos + len(kw))
                 if m and _generic_ok(text[pos:m.end()], m.group(2)):
@@ -178,25 +265,29 @@ def scan(text: str, filename: str = "file", use_detect_secrets: bool = True) -> 
         return ScanResult(text, [])
     newlines = [i for i, ch in enumerate(text) if ch == "\n"] if len(text) < 2048 else \
         [m.start() for m in re.finditer("\n", text)]
-    findings = set()
-    for start, end, kind, _ in hits:
-        line = bisect.bisect_left(newlines, start) + 1
-        end_line = bisect.bisect_left(newlines, max(start, end - 1)) + 1
-        findings.add((line, end_line, kind))
     best: dict[str, str] = {}       # value -> the most specific kind that found it
     for _, _, kind, value in hits:
         if value not in best or _rank(kind) < _rank(best[value]):
             best[value] = kind
+    prints = {value: fingerprint(value) for value in best}
+    findings = set()
+    for start, end, _, value in hits:     # one finding per value and place, named by its most specific kind
+        line = bisect.bisect_left(newlines, start) + 1
+        end_line = bisect.bisect_left(newlines, max(start, end - 1)) + 1
+        fp = prints[value]
+        findings.add(Finding(line, end_line, best[value], fp, mask(value), fp in false_positives))
     redacted = text
     for value in sorted(best, key=lambda v: (-len(v), v)):
+        if prints[value] in false_positives:
+            continue
         # a multi-line value keeps its line breaks, so line numbers stay those of the findings
         redacted = redacted.replace(value, PLACEHOLDER.format(kind=best[value]) + "\n" * value.count("\n"))
     return ScanResult(redacted, sorted(findings))
 
 
 def _rank(kind: str) -> int:
-    """Vendor-specific rules first, then detect-secrets' plugins, then the generic name rule."""
-    return 2 if kind == "generic-secret" else 1 if kind.startswith("ds-") else 0
+    """Vendor-specific rules first, then the secret-name rule, then detect-secrets' plugins."""
+    return 2 if kind.startswith("ds-") else 1 if kind == "generic-secret" else 0
 
 
 def _plugin_hits(text: str, filename: str, named: list[int]):
@@ -226,6 +317,8 @@ def _plugin_hits(text: str, filename: str, named: list[int]):
                 value = secret.secret_value
                 if not value or len(value) < 6 or _PLACEHOLDER_VALUE.match(value) or any(c.isspace() for c in value):
                     continue
+                if not _plugin_value_ok(_slug(secret.type), value, line):
+                    continue
                 offset = line.find(value)
                 if offset < 0:
                     continue
@@ -235,10 +328,13 @@ def _plugin_hits(text: str, filename: str, named: list[int]):
 ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.\-]*)\s*[=:]\s*\S", re.M)
 
 
-def env_file_findings(text: str) -> list[tuple[int, int, str]]:
-    """Every assignment in a .env file is treated as a secret (the file itself never enters the data)."""
+def env_file_findings(text: str) -> list[Finding]:
+    """Every assignment in a .env file is treated as a secret (the file itself never enters the data, marked or
+    not)."""
     out = []
     for m in ENV_LINE.finditer(text):
         line = text.count("\n", 0, m.start()) + 1
-        out.append((line, line, "env-file"))
+        end = text.find("\n", m.end(1))
+        value = text[m.end(1):len(text) if end < 0 else end].strip().lstrip("=:").strip()
+        out.append(Finding(line, line, "env-file", fingerprint(value), mask(value)))
     return out
