@@ -1,4 +1,4 @@
-"""`eval ID --suite humaneval|internal|latency` and `eval --suite humaneval --completions FILE.jsonl`."""
+"""`eval ID --suite humaneval|internal|general|latency` and `eval --suite humaneval --completions FILE.jsonl`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,18 +12,33 @@ from app.errors import StudioError
 
 def _human(result: dict) -> str:
     lines = [f"{result['suite']}" + (f" on {result['model']}" if result.get("model") else "")]
-    metrics = result.get("metrics") or {}
-    for key, value in metrics.items():
-        if isinstance(value, dict):
-            lines.append(f"  {key}: " + ", ".join(f"{m} {v:.3f}" for m, v in value.items() if isinstance(v, float)))
-        elif value is not None:
-            lines.append(f"  {key}: {value:.4g}")
-    if result.get("baseline_metrics") is not None:
-        lines.append(f"  baseline {result['baseline']}: deltas {result.get('deltas')}")
+    if result.get("scores"):
+        lines += _interval_lines(result)
+    else:  # a completions file: the numbers alone
+        for key, value in (result.get("metrics") or {}).items():
+            if value is not None and not isinstance(value, dict):
+                lines.append(f"  {key}: {value:.4g}")
     if result.get("sandbox"):
         active = [k for k, v in result["sandbox"].items() if v not in (False, None) and not str(v).startswith("unavailable")]
         lines.append(f"  sandbox layers: {', '.join(active)}")
     return "\n".join(lines)
+
+
+def _interval_lines(result: dict) -> list[str]:
+    """Each metric with its 95% interval and n, and its paired delta against the baseline with the verdict."""
+    from app.intervals import delta_cell, fmt_ci
+
+    deltas = {(c["metric"], c["category"]): c for c in result.get("comparisons") or []}
+    lines = []
+    for s in result["scores"]:
+        if s["value"] is None:
+            continue
+        name = s["metric"] + (f" [{s['category']}]" if s["category"] else "")
+        line = f"  {name}: {s['value']:.4g} {fmt_ci(s['ci95'], '.3g')} n={s['n']}"
+        if (s["metric"], s["category"]) in deltas:
+            line += f"; vs {result['baseline']}: {delta_cell(deltas[(s['metric'], s['category'])])}"
+        lines.append(line + (" (indicative only)" if s.get("indicative") else ""))
+    return lines + [f"  warning: {w}" for w in result.get("warnings") or []]
 
 
 def check_file(path: Path, progress=None) -> dict:
@@ -43,7 +58,7 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_cmd(ctx: typer.Context,
                  model_id: Optional[str] = typer.Argument(None, help="The model to evaluate."),
-                 suite: str = typer.Option(..., "--suite", help="humaneval, internal or latency."),
+                 suite: str = typer.Option(..., "--suite", help="humaneval, internal, general or latency."),
                  limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N tasks / held-out samples."),
                  samples: Optional[int] = typer.Option(None, "--samples",
                                                        help="HumanEval: samples per task (pass@k); latency: contexts."),
