@@ -234,8 +234,8 @@ def test_embedded_smollm2_two_steps(embedded_workspace, tmp_path):
     assert os.path.isfile(os.path.join(result["adapter"], "adapter_model.safetensors"))
 
 
-def test_failing_job_is_recorded_and_reported(trained):
-    """A snapshot that breaks inside the job (a corrupt line) fails the run in one line; nothing is half-recorded."""
+def test_corrupt_snapshot_is_refused_before_launch(trained):
+    """A corrupt line is found when the steps are planned, before anything is recorded."""
     from app.errors import StudioError
     from app.training_jobs import train
 
@@ -243,11 +243,32 @@ def test_failing_job_is_recorded_and_reported(trained):
     folder = write_snapshot(ws, "snap-corrupt")
     with open(folder / "train.jsonl", "a") as fh:
         fh.write("{broken\n")
-    with pytest.raises(StudioError, match=r"training failed: train.jsonl line 49 is not JSON .*\(run train-"):
+    with pytest.raises(StudioError, match=r"^train.jsonl line 49 is not JSON"):
         train(ws, BASE, "snap-corrupt", "research/me/corrupt", max_steps=2, **KNOBS)
-    run, losses = _losses(ws, "research/me/corrupt")
-    assert run["status"] == "failed" and "line 49" in run["error"] and losses == []
-    store = ws.store()
-    assert store.artifacts("research/me/corrupt") == []
-    assert store.model("research/me/corrupt")["details"]["adapter_path"] is None
-    store.close()
+    with ws.store() as store:
+        assert store.model("research/me/corrupt") is None
+
+
+def test_failing_job_is_recorded_and_reported(trained, tiny_qwen2, tmp_path):
+    """Weights that break inside the child (a truncated safetensors file the parent only reads the header of) fail
+    the run in one line; nothing is half-recorded."""
+    import shutil
+
+    from app.errors import StudioError
+    from app.forks import fork
+    from app.training_jobs import train
+
+    ws, _result, _ = trained
+    broken = shutil.copytree(tiny_qwen2, tmp_path / "broken")
+    weights = broken / "model.safetensors"
+    data = weights.read_bytes()
+    header = 8 + int.from_bytes(data[:8], "little")
+    weights.write_bytes(data[:header + (len(data) - header) // 2])
+    fork(ws, str(broken), "forkies/broken@v0.1.0")
+    with pytest.raises(StudioError, match=r"^training failed: .*\(run train-"):
+        train(ws, "forkies/broken@v0.1.0", "snap-test", "research/me/broken", max_steps=2, **KNOBS)
+    run, losses = _losses(ws, "research/me/broken")
+    assert run["status"] == "failed" and run["error"] and losses == []
+    with ws.store() as store:
+        assert store.artifacts("research/me/broken") == []
+        assert store.model("research/me/broken")["details"]["adapter_path"] is None
