@@ -143,6 +143,49 @@ def test_loss_goes_down_and_cancel_then_resume_matches(tmp_path, tiny_qwen2):
     assert first + rest == pytest.approx(full, rel=1e-6, abs=1e-7)
 
 
+class _CancelBeforeCall(threading.Event):
+    """An Event that reports set from its n-th look on: the trainer looks before every micro batch and at the end of
+    every step, so the cancel lands at a known point inside a step."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n, self.looks = n, 0
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.looks >= self.n or super().is_set()
+
+
+def test_cancel_within_a_micro_batch_then_resume_matches(tmp_path, tiny_qwen2):
+    """Cancel between the two micro batches of step 4: the run stops there (not at the end of the step), keeps the
+    checkpoint of step 3, and the resumed run redoes step 4 with the same dropout draws: the losses of the
+    uninterrupted run."""
+    full = []
+    train(_cfg(tmp_path / "a", tiny_qwen2, lora_dropout=0.1), progress=lambda e: e["event"] == "step"
+          and full.append(e["loss"]))
+    cfg = _cfg(tmp_path / "b", tiny_qwen2, lora_dropout=0.1)
+    first, events = [], []
+
+    def on_event(e):
+        events.append(e["event"])
+        if e["event"] == "step":
+            first.append(e["loss"])
+
+    # 2 micro batches a step, 3 looks a step: the 11th look is before the second micro batch of step 4
+    stopped = train(cfg, progress=on_event, cancel=_CancelBeforeCall(11))
+    assert stopped["status"] == "cancelled" and stopped["step"] == 3, stopped
+    assert stopped["dropped_micro_batches"] == 1 and stopped["micro_batches_per_step"] == 2
+    assert stopped["checkpoint"].endswith("step-00000003") and len(first) == 3
+    assert events[-2:] == ["checkpoint", "cancelled"]
+    rest = []
+    resumed = train(cfg, progress=lambda e: e["event"] == "step" and rest.append(e["loss"]), resume=True)
+    assert resumed["status"] == "finished"
+    assert first + rest == pytest.approx(full, rel=1e-6, abs=1e-7)
+    # cancelled at the very first look: nothing trained, nothing to keep
+    stopped = train(_cfg(tmp_path / "c", tiny_qwen2), cancel=_CancelBeforeCall(1))
+    assert stopped["step"] == 0 and stopped["checkpoint"] is None and stopped["dropped_micro_batches"] == 0
+
+
 def test_refusals(tmp_path, tiny_qwen2):
     with pytest.raises(TrainError, match="beyond the base model's context of 512"):
         train(_cfg(tmp_path, tiny_qwen2, seq_len=1024))

@@ -8,7 +8,9 @@
 - The loss of a step is normalised by the step's target-token count (over all micro batches and processes), so
   the gradient does not depend on how the batch was split: resume and DDP reproduce the one-process run.
 
-Events go to `progress(dict)`; `cancel` (threading.Event) ends the run after the current step with a checkpoint.
+Events go to `progress(dict)`; `cancel` (threading.Event) is looked at before every micro batch: the run stops
+within one micro batch, drops the unfinished step's gradients and checkpoints the last finished step with the
+random state as it was when the dropped step began, so `--resume` redoes that step exactly.
 """
 from __future__ import annotations
 
@@ -240,6 +242,7 @@ class _Run:
         torch.manual_seed(cfg.seed + dist.rank)  # dropout stream per process
         start = 0
         found = checkpoint.latest(self.ckpt_dir) if resume else None
+        self.resumed_from = str(found) if found else None
         if found is not None:
             state = checkpoint.load(found, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                                     rank=dist.rank)
@@ -265,6 +268,23 @@ class _Run:
         self.emit({"event": "checkpoint", **info})
         return info
 
+    def _cancelled(self, step: int, total: int, ckpt: dict | None, dropped: int, per_step: int) -> dict:
+        result = {"status": "cancelled", "step": step, "total_steps": total,
+                  "checkpoint": ckpt["path"] if ckpt else self.resumed_from if step else None,
+                  "dropped_micro_batches": dropped, "micro_batches_per_step": per_step}
+        self.emit({"event": "cancelled", **result})
+        return result
+
+    def _stop_mid_step(self, step, start, done, per_step, total, step_rng, last_ckpt, model, optimizer, scheduler,
+                       scaler, recipe_hash) -> dict:
+        """Cancelled before micro batch `done` of step `step + 1`: drop its gradients, put the random state back
+        to where the step began and checkpoint step `step` (unless it is on disk already)."""
+        optimizer.zero_grad(set_to_none=True)
+        checkpoint.set_rng_state(step_rng)
+        if step > start and (last_ckpt is None or last_ckpt["step"] != step):
+            last_ckpt = self._checkpoint(step, model, optimizer, scheduler, scaler, recipe_hash)
+        return self._cancelled(step, total, last_ckpt, done, per_step)
+
     def _loop(self, model, causal, params, optimizer, scheduler, scaler, stream, start, total, recipe_hash) -> dict:
         import torch
 
@@ -278,7 +298,11 @@ class _Run:
             n_targets = ddp.all_reduce_sum(dist, float(sum(int((b["targets"] != IGNORE).sum()) for b in mine)),
                                            rt.device)
             loss_sum = 0.0
-            for batch in mine:
+            step_rng = checkpoint.rng_state()  # restored if the step is dropped half way, for an exact resume
+            for done, batch in enumerate(mine):
+                if ddp.any_flag(dist, self.cancel.is_set()):
+                    return self._stop_mid_step(step, start, done, len(mine), total, step_rng, last_ckpt, model,
+                                               optimizer, scheduler, scaler, recipe_hash)
                 loss = step_loss(causal, batch, rt, cfg.ce_chunk_tokens, 1.0 / n_targets)
                 (scaler.scale(loss) if scaler else loss).backward()
                 loss_sum += float(loss.detach())
@@ -309,10 +333,7 @@ class _Run:
             if step % cfg.checkpoint_every == 0 or (cancelled and step < total):
                 last_ckpt = self._checkpoint(step, model, optimizer, scheduler, scaler, recipe_hash)
             if cancelled and step < total:
-                result = {"status": "cancelled", "step": step, "total_steps": total,
-                          "checkpoint": last_ckpt["path"] if last_ckpt else None}
-                self.emit({"event": "cancelled", **result})
-                return result
+                return self._cancelled(step, total, last_ckpt, 0, len(mine))
         seconds = time.perf_counter() - t0
         result = {"status": "finished", "steps": total, "final_loss": loss_value,
                   "tokens_per_second": tokens_seen / seconds if seconds > 0 else None,
