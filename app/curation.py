@@ -12,7 +12,8 @@ from app.repos import cache_path, git_head, require_repo
 from app.workspace import Workspace
 
 DEFAULT_CATEGORIES = Path(__file__).resolve().parent.parent / "assets" / "categories.toml"
-RESULT_ONLY = ("config", "files", "content_hash", "files_reprocessed", "files_rehashed", "output", "snapshot")
+RESULT_ONLY = ("config", "files", "content_hash", "files_reprocessed", "files_rehashed", "output", "snapshot",
+               "workers")
 
 
 def resolve_base(store, base_id: str | None) -> dict:

@@ -1,22 +1,28 @@
-"""Curation throughput on this interpreter's standard library: full and incremental, against detect-secrets.
+"""Curation throughput on this interpreter's standard library, as the user runs it and in-process, side by side.
 
     .venv/bin/python bench/curate.py [--repeat 3] [--workspace DIR] [--anchor-files 150]
 
 Copies the standard library (without site-packages and __pycache__) to a temp folder, forks the embedded SmolLM2
-into a bench workspace (once; its tokenizer counts the tokens), then measures with app.curation.curate:
-- full: an empty per-file cache, every file processed (files/s over files scanned, MB/s over bytes scanned);
-- incremental: one file changed (a function appended), everything else from the cache;
-- anchor: detect-secrets `scan_file` with default settings (what STACK.md measured at 13 files/s) against our
-  secrets scanner alone, on the same sample of files, side by side.
-Medians over --repeat runs; peak RSS of this process and of the worker processes.
+into a bench workspace (once; its tokenizer counts the tokens), then measures, alternating the two in every round:
+- cli: the `blackroad-studio --workspace WS curate --path CORPUS --json` command in a subprocess (the console
+  script's entry point, `app.cli.run`, from this checkout), wall time from its start to its exit, peak RSS of it and
+  its worker processes (os.wait4);
+- in-process: `app.curation.curate(ws, paths=[CORPUS])` in a fresh Python process, the call alone timed inside it
+  (its imports and the interpreter's start and exit left out), peak RSS the same way;
+for a full run (an empty per-file cache, every file processed) and an incremental one (one file changed: a function
+appended, everything else from the cache). Both report the worker path they took (start method, processes); the
+run fails if the two differ. Anchor: detect-secrets `scan_file` with default settings (STACK.md measured 13
+files/s) against our secrets scanner alone, on the same sample of files. Medians over --repeat rounds; the load
+average at the start and the end (the figures are only comparable on a quiet machine).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -24,7 +30,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# bench/ holds scripts named like stdlib modules (secrets.py): import from the checkout's root, never from bench/
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+# What the `blackroad-studio` console script runs (pyproject: app.cli:run), resolved from this checkout.
+CLI = [sys.executable, "-c", "import sys; sys.argv[0] = 'blackroad-studio'; from app.cli import run; run()"]
 
 
 def copy_stdlib(dest: Path) -> tuple[int, int]:
@@ -57,6 +66,45 @@ def reset(ws) -> None:
     shutil.rmtree(ws.dir("datasets"), ignore_errors=True)
 
 
+def timed(cmd: list[str], log: Path) -> tuple[float, int, str]:
+    """(wall seconds from start to exit, peak RSS in bytes of the process and its workers, stdout)."""
+    with tempfile.TemporaryFile() as out, open(log, "ab") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[3:])} exited {proc.returncode}; see {log}")
+    return wall, usage.ru_maxrss * 1024, text
+
+
+def run_cli(ws_root: Path, corpus: Path, log: Path) -> dict:
+    wall, rss, out = timed(CLI + ["--workspace", str(ws_root), "curate", "--path", str(corpus), "--json"], log)
+    return {"seconds": wall, "rss": rss, "result": json.loads(out)}
+
+
+def run_in_process(ws_root: Path, corpus: Path, log: Path) -> dict:
+    wall, rss, out = timed([sys.executable, str(Path(__file__).resolve()), "--one-call", str(ws_root), str(corpus)],
+                           log)
+    got = json.loads(out)
+    return {"seconds": got["seconds"], "process_seconds": wall, "rss": rss, "result": got["result"]}
+
+
+def one_call(ws_root: str, corpus: str) -> None:
+    """--one-call: time app.curation.curate alone in this fresh process; print {"seconds", "result"}."""
+    from app.curation import curate
+    from app.workspace import Workspace
+
+    ws = Workspace.open(Path(ws_root))
+    t = time.perf_counter()
+    result = curate(ws, paths=[corpus])
+    seconds = time.perf_counter() - t
+    sys.stdout.write(json.dumps({"seconds": seconds, "result": result}, default=str) + "\n")
+
+
 def anchor(corpus: Path, n: int) -> dict:
     """detect-secrets scan_file (default plugins and filters) vs our scanner, same files, side by side."""
     from detect_secrets.core.scan import scan_file
@@ -64,7 +112,8 @@ def anchor(corpus: Path, n: int) -> dict:
 
     from training.curation import secrets
 
-    files = sorted(corpus.rglob("*.py"))[:: max(1, len(sorted(corpus.rglob("*.py"))) // n)][:n]
+    every = sorted(corpus.rglob("*.py"))
+    files = every[:: max(1, len(every) // n)][:n]
     with default_settings():
         t = time.perf_counter()
         theirs = sum(1 for f in files for _ in scan_file(str(f)))
@@ -77,60 +126,100 @@ def anchor(corpus: Path, n: int) -> dict:
             "ours_files_per_s": len(files) / ours_s, "detect_secrets_findings": theirs, "our_findings": ours}
 
 
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def summary(runs: list[dict], files: int) -> dict:
+    secs = [r["seconds"] for r in runs]
+    med = statistics.median(secs)
+    return {"seconds": secs, "median_s": med, "files_per_s": files / med,
+            "peak_rss_mb": max(r["rss"] for r in runs) / 2 ** 20}
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--one-call":
+        return one_call(sys.argv[2], sys.argv[3])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workspace", type=Path, default=Path(tempfile.gettempdir()) / "blackroad-bench-curate-ws")
     ap.add_argument("--anchor-files", type=int, default=150)
+    ap.add_argument("--corpus", type=Path, help="Curate this folder instead of a copy of the standard library "
+                                                 "(it must hold abc.py, which the incremental runs change).")
     args = ap.parse_args()
-
-    from app.curation import curate
 
     ws = workspace(args.workspace)
     tmp = Path(tempfile.mkdtemp(prefix="bench-curate-"))
+    log = tmp / "stderr.log"
+    load_start = loadavg()
     try:
-        corpus = tmp / "stdlib"
-        n_files, n_bytes = copy_stdlib(corpus)
-        print(f"corpus: {n_files} files, {n_bytes / 1e6:.1f} MB ({corpus})", file=sys.stderr)
-        full, incr, last = [], [], None
+        if args.corpus:
+            corpus = tmp / "corpus"
+            shutil.copytree(args.corpus, corpus, symlinks=True)
+        else:
+            corpus = tmp / "stdlib"
+            copy_stdlib(corpus)
+        found = [p for p in corpus.rglob("*") if p.is_file() and not p.is_symlink()]
+        n_files, n_bytes = len(found), sum(p.stat().st_size for p in found)
+        print(f"corpus: {n_files} files, {n_bytes / 1e6:.1f} MB ({corpus}); load average {load_start}",
+              file=sys.stderr)
+        runs: dict[str, list[dict]] = {"cli_full": [], "in_process_full": [], "cli_incr": [], "in_process_incr": []}
         for i in range(args.repeat):
-            reset(ws)
-            t = time.perf_counter()
-            last = curate(ws, paths=[str(corpus)])
-            full.append(time.perf_counter() - t)
-            print(f"full run {i + 1}: {full[-1]:.2f} s", file=sys.stderr, flush=True)
+            for name, fn in (("cli_full", run_cli), ("in_process_full", run_in_process)):
+                reset(ws)
+                runs[name].append(fn(ws.root, corpus, log))
+                print(f"round {i + 1} {name}: {runs[name][-1]['seconds']:.2f} s (load {loadavg()})",
+                      file=sys.stderr, flush=True)
         target = corpus / "abc.py"
         for i in range(args.repeat):
-            with open(target, "a", encoding="utf-8") as fh:
-                fh.write(f"\n\ndef bench_added_{i}(values):\n    total = 0\n    for v in values:\n"
-                         f"        total += v * {i + 2}\n    return total\n")
-            t = time.perf_counter()
-            inc = curate(ws, paths=[str(corpus)])
-            incr.append(time.perf_counter() - t)
-            assert inc["files_reprocessed"] == 1, inc["files_reprocessed"]
-            print(f"incremental run {i + 1}: {incr[-1]:.3f} s", file=sys.stderr, flush=True)
+            for name, fn in (("cli_incr", run_cli), ("in_process_incr", run_in_process)):
+                with open(target, "a", encoding="utf-8") as fh:
+                    fh.write(f"\n\ndef bench_added_{name}_{i}(values):\n    total = 0\n    for v in values:\n"
+                             f"        total += v * {i + 2}\n    return total\n")
+                runs[name].append(fn(ws.root, corpus, log))
+                assert runs[name][-1]["result"]["files_reprocessed"] == 1, runs[name][-1]["result"]["files_reprocessed"]
+                print(f"round {i + 1} {name}: {runs[name][-1]['seconds']:.3f} s (load {loadavg()})",
+                      file=sys.stderr, flush=True)
+        paths = {name: {json.dumps(r["result"].get("workers"), sort_keys=True) for r in rs} for name, rs in runs.items()}
+        if paths["cli_full"] != paths["in_process_full"] or paths["cli_incr"] != paths["in_process_incr"]:
+            raise SystemExit(f"the CLI and the in-process call took different worker paths: {paths}")
         anc = anchor(corpus, args.anchor_files)
-        full_s, incr_s = statistics.median(full), statistics.median(incr)
+        last = runs["cli_full"][-1]["result"]
+        scanned = last["files_scanned"]
+        cli_full, inp_full = summary(runs["cli_full"], scanned), summary(runs["in_process_full"], scanned)
+        cli_incr, inp_incr = summary(runs["cli_incr"], scanned), summary(runs["in_process_incr"], scanned)
         result = {
-            "files_scanned": last["files_scanned"], "files_kept": last["files_kept"], "mb_scanned": n_bytes / 1e6,
+            "files_scanned": scanned, "files_kept": last["files_kept"], "mb_scanned": n_bytes / 1e6,
             "snippets": last["snippets"], "samples": last["samples"], "tokens": last["tokens"],
-            "full_s_median": full_s, "full_files_per_s": last["files_scanned"] / full_s,
-            "full_mb_per_s": n_bytes / 1e6 / full_s, "incremental_s_median": incr_s,
-            "peak_rss_mb_main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "peak_rss_mb_workers": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "workers": last.get("workers"),
+            "cli_full": cli_full, "in_process_full": inp_full, "cli_incremental": cli_incr,
+            "in_process_incremental": inp_incr,
+            "in_process_full_process_s": [r["process_seconds"] for r in runs["in_process_full"]],
+            "ratio_cli_vs_in_process_full_s": cli_full["median_s"] / inp_full["median_s"],
+            "ratio_cli_vs_in_process_incremental_s": cli_incr["median_s"] / inp_incr["median_s"],
             "anchor": anc,
-            "ratio_full_pipeline_vs_detect_secrets_files_per_s":
-                (last["files_scanned"] / full_s) / anc["detect_secrets_files_per_s"],
+            "ratio_cli_full_vs_detect_secrets_files_per_s": cli_full["files_per_s"] / anc["detect_secrets_files_per_s"],
             "ratio_our_secrets_vs_detect_secrets_files_per_s":
                 anc["ours_files_per_s"] / anc["detect_secrets_files_per_s"],
+            "load_average_start": load_start, "load_average_end": loadavg(),
         }
-        print(f"full:        {full_s:.2f} s  {result['full_files_per_s']:.0f} files/s  "
-              f"{result['full_mb_per_s']:.2f} MB/s  (goal >= 300 files/s)")
-        print(f"incremental: {incr_s:.3f} s  (one changed file; goal < 0.5 s)")
+        print(f"full, CLI start to exit:   {cli_full['median_s']:.2f} s  {cli_full['files_per_s']:.0f} files/s  "
+              f"{n_bytes / 1e6 / cli_full['median_s']:.2f} MB/s  peak RSS {cli_full['peak_rss_mb']:.0f} MB  "
+              f"(goal >= 300 files/s)")
+        print(f"full, in-process call:     {inp_full['median_s']:.2f} s  {inp_full['files_per_s']:.0f} files/s  "
+              f"peak RSS {inp_full['peak_rss_mb']:.0f} MB;  CLI / in-process {result['ratio_cli_vs_in_process_full_s']:.2f}")
+        print(f"incremental, CLI:          {cli_incr['median_s']:.3f} s  (one changed file; goal < 0.5 s)  "
+              f"peak RSS {cli_incr['peak_rss_mb']:.0f} MB")
+        print(f"incremental, in-process:   {inp_incr['median_s']:.3f} s;  CLI / in-process "
+              f"{result['ratio_cli_vs_in_process_incremental_s']:.2f}")
+        print(f"worker path (both): {result['workers']}")
         print(f"anchor: detect-secrets scan_file {anc['detect_secrets_files_per_s']:.1f} files/s; our scanner "
               f"{anc['ours_files_per_s']:.1f} files/s; ratio {result['ratio_our_secrets_vs_detect_secrets_files_per_s']:.1f}x;"
-              f" whole curation vs detect-secrets alone {result['ratio_full_pipeline_vs_detect_secrets_files_per_s']:.1f}x")
-        print(f"peak RSS: main {result['peak_rss_mb_main']:.0f} MB, largest worker {result['peak_rss_mb_workers']:.0f} MB")
+              f" whole curation (CLI) vs detect-secrets alone {result['ratio_cli_full_vs_detect_secrets_files_per_s']:.1f}x")
+        print(f"load average: {load_start} at the start, {result['load_average_end']} at the end")
         print(json.dumps(result))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

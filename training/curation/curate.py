@@ -112,29 +112,32 @@ def process_file(repo: str, relpath: str, path: str, known_sha: str | None = Non
         pending.append((unit, unit_samples(repo, relpath, language, parsed, unit, cfg.samples)))
     kept = {id(s) for s in apply_limits([s for _, ss in pending for s in ss], _WORKER["tokenizer"], cfg.samples,
                                         dropped)}
+    units = [(unit, [s for s in samples if id(s) in kept]) for unit, samples in pending]
+    units = [(unit, samples) for unit, samples in units if samples]
     packed = []
-    for unit, samples in pending:
-        samples = [s for s in samples if id(s) in kept]
-        if not samples:
-            continue
+    for (unit, samples), (exact, signature) in zip(units, dedup.keys([u.header + u.body for u, _ in units])):
         category = split.categorise(_WORKER["rules"], relpath, unit.qualname, language, unit.kind, unit.signature)
-        lines = [(json.dumps({"id": s.id, "kind": s.kind, "prompt": s.prompt, "completion": s.completion,
-                              "language": language, "repo": repo, "path": relpath, "tokens": s.tokens,
-                              "category": None}, ensure_ascii=False) + "\n").encode("utf-8") for s in samples]
-        text = unit.header + unit.body
-        packed.append((lines, [s.tokens for s in samples], dedup.exact_key(text), dedup.signature(text), category))
+        lines = [(_JSON({"id": s.id, "kind": s.kind, "prompt": s.prompt, "completion": s.completion,
+                         "language": language, "repo": repo, "path": relpath, "tokens": s.tokens,
+                         "category": None}) + "\n").encode("utf-8") for s in samples]
+        packed.append((lines, [s.tokens for s in samples], exact, signature, category))
     result.pack_units(packed)
     result.samples_dropped = dict(dropped)
     return sha, result
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False).encode     # json.dumps(..., ensure_ascii=False) builds one per call
+_NO_CATEGORY = b'"category": null}\n'
+
+
 def _with_category(lines: bytes, category: str | None) -> bytes:
     """A unit's JSONL lines with their `category` set (units are categorised in process_file; lines are written
-    with none, since whether a file is held out is decided over all files, in _assemble)."""
+    with none, since whether a file is held out is decided over all files, in _assemble). `category` is each line's
+    last key, and a raw newline only ends a line (JSON escapes those in strings), so every line's tail is replaced
+    as bytes, without decoding the lines again."""
     if category is None:
         return lines
-    return b"".join((json.dumps({**json.loads(line), "category": category}, ensure_ascii=False) + "\n").encode("utf-8")
-                    for line in lines.splitlines())
+    return lines.replace(_NO_CATEGORY, b'"category": ' + _JSON(category).encode("utf-8") + b"}\n")
 
 
 def _process_chunk(chunk: list[tuple[str, str, str, str | None]]) -> list:
@@ -178,17 +181,19 @@ def _plan(source: Source, cache: FileCache, config_hash: str, marked: set[str], 
 
 
 def _run_tasks(tasks, cfg: CurateConfig, progress, cancel, total: int):
+    """((task, (sha, result)) per task, the worker path taken: {"start": "inline" | "fork" | "spawn", "processes"})."""
     results = []
     workers = cfg.workers or min(os.cpu_count() or 1, 8)
     if len(tasks) < PARALLEL_MIN_FILES or workers < 2:
-        _init_worker(cfg)
+        if tasks:
+            _init_worker(cfg)
         for i, task in enumerate(tasks):
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             results.append((task, process_file(*task)))
             if (i + 1) % 50 == 0 or i + 1 == len(tasks):
                 _emit(progress, event="progress", stage="process", done=i + 1, total=total)
-        return results
+        return results, {"start": "inline", "processes": 1}
     import concurrent.futures as cf
 
     size = max(4, min(32, len(tasks) // (workers * 8)))
@@ -215,7 +220,7 @@ def _run_tasks(tasks, cfg: CurateConfig, progress, cancel, total: int):
             os.environ.pop("TOKENIZERS_PARALLELISM", None)
         else:
             os.environ["TOKENIZERS_PARALLELISM"] = saved
-    return results
+    return results, {"start": context.get_start_method(), "processes": workers}
 
 
 def _pool_context(cfg: CurateConfig, tasks):
@@ -270,7 +275,7 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
               message=f"{total} files, {len(all_tasks)} to process")
         sizes = {(s.name, rel): st[0] for s, _, stats, _ in per_source for rel, st in stats.items()}
         all_tasks.sort(key=lambda t: -sizes.get((t[0], t[1]), 0))      # big files first: no straggler at the end
-        processed = _run_tasks(all_tasks, cfg, progress, cancel, len(all_tasks))
+        processed, workers = _run_tasks(all_tasks, cfg, progress, cancel, len(all_tasks))
         fresh: dict[tuple[str, str], FileResult] = {}
         writes: dict[str, list] = {}
         touches: dict[str, list] = {}
@@ -292,14 +297,15 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         _emit(progress, event="progress", stage="dedup", message="removing duplicates")
-        counts = {"files_reprocessed": len(fresh), "files_rehashed": len(all_tasks)}
+        counts = {"files_reprocessed": len(fresh), "files_rehashed": len(all_tasks), "workers": workers}
         return _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts, progress)
     finally:
         cache.close()
 
 
 def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, progress) -> dict:
-    """counts_in: files_reprocessed (content new or changed) and files_rehashed (stat changed or marked)."""
+    """counts_in: files_reprocessed (content new or changed), files_rehashed (stat changed or marked) and workers
+    (the worker path the files took)."""
     import numpy as np
 
     dropped, samples_dropped, languages = Counter(), Counter(), {}

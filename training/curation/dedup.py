@@ -64,6 +64,27 @@ def signature(text: str, num_perm: int = NUM_PERM, seed: int = SEED) -> bytes:
     return phv.min(axis=0).astype("<u4").tobytes()
 
 
+def keys(texts: list[str], num_perm: int = NUM_PERM, seed: int = SEED) -> list[tuple[bytes, bytes]]:
+    """(exact_key, signature) of each text, equal to calling the two one text at a time, but the MinHashes of all
+    the texts (a file's units) come from one numpy pass instead of one per text."""
+    exacts, shingles = [], []
+    for text in texts:
+        lines = normalised_lines(text)
+        exacts.append(hashlib.sha1("\n".join(lines).encode()).digest()[:16])
+        shingles.append({zlib.crc32(line.encode()) for line in lines})
+    counts = np.fromiter(map(len, shingles), dtype=np.int64, count=len(texts))
+    sigs = np.full((len(texts), num_perm), 0xFFFFFFFF, dtype=np.uint32)
+    if counts.sum():
+        a, b = _permutations(num_perm, seed)
+        flat = np.fromiter((h for s in shingles for h in s), dtype=np.uint32, count=int(counts.sum()))
+        with np.errstate(over="ignore"):
+            phv = _fmix32(flat.reshape(-1, 1)) * a + b
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        sigs[counts > 0] = np.minimum.reduceat(phv, starts[counts > 0], axis=0)
+    sigs = sigs.astype("<u4")
+    return [(exact, sigs[i].tobytes()) for i, exact in enumerate(exacts)]
+
+
 def _bands(threshold: float, num_perm: int) -> tuple[int, int]:
     known = _KNOWN_BANDS.get((round(threshold, 6), num_perm))
     if known is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import asdict, dataclass
 
 from training.fim import FORMATS, FimFormat
@@ -87,48 +88,70 @@ def unit_samples(repo: str, path: str, language: str, parsed: ParsedFile, unit: 
 
 # Where BPE pre-tokenizers never merge across: GPT-2 style regexes start a new pre-token at a newline run
 # ("\n   " joins the next indentation), Qwen2 style ones end one after it ("):\n" stays together).
+_BEFORE = re.compile(r"\n*[^\n]+|\n+")
+_AFTER = re.compile(r"[^\n]*\n+|[^\n]+")
+
+
 def _split_before(text: str) -> list[str]:
     """Cut before each run of newlines: "a\n\nb" -> ["a", "\n\nb"]."""
-    parts = text.split("\n")
-    out = [parts[0]] if parts[0] else []
-    pending = ""
-    for part in parts[1:]:
-        pending += "\n"
-        if part:
-            out.append(pending + part)
-            pending = ""
-    if pending:
-        out.append(pending)
-    return out
+    return _BEFORE.findall(text)
 
 
 def _split_after(text: str) -> list[str]:
     """Cut after each run of newlines: "a\n\nb\n" -> ["a\n\n", "b\n"]."""
-    parts = text.split("\n")
-    out, current = [], parts[0]
-    for part in parts[1:]:
-        current += "\n"
-        if part:
-            out.append(current)
-            current = part
-    if current:
-        out.append(current)
-    return out
+    return _AFTER.findall(text)
 
 
 _SPLITS = {"before": _split_before, "after": _split_after}
 _PROBE = 'import os\n\n\nclass A(B):\n    """Doc."""\n\n    def f(self, x):\n        return {"k": [x]}\n\n\ny = 1\n'
 
 
+# GPT-2's pre-tokenizer regex (tokenizers' ByteLevel with use_regex) restricted to printable ASCII, where its
+# \p{L} is [A-Za-z], \p{N} is [0-9] and Onig's \s is [ \t\n\r\v\f]; a piece with any other character is encoded whole.
+_WS = " \t\n\r\x0b\x0c"
+_GPT2_ASCII_WORDS = re.compile(rf"'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^{_WS}A-Za-z0-9]+|[{_WS}]+(?![^{_WS}])|"
+                               rf"[{_WS}]+")
+_NOT_PLAIN_ASCII = re.compile(r"[^\t\n\x0b\x0c\r\x20-\x7e]")
+_WORD_CHECKS = (_PROBE, "it's 'twas we'll \"don't\" I'M  x  =  0x1F;\t\t# ok?!\n\n   \n  \t z__9 += a[1:-2] // 3.5e-7\r\n",
+                "  \n\n\n    return    {'a':  b}  \n\t\n", "<|endoftext|> <fim_prefix>x<fim_suffix>")
+
+
+def _word_pattern(tokenizer) -> tuple[re.Pattern, re.Pattern | None] | None:
+    """(the word regex, a regex finding the tokenizer's added tokens) for a GPT-2 style byte-level BPE tokenizer
+    (SmolLM2, StarCoder, GPT-2: no normalizer, ByteLevel pre-tokenizer with its own regex), whose count of a plain
+    ASCII text is the sum of its words' counts; None for other tokenizers, or when a check text disagrees."""
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    pre = tokenizer.pre_tokenizer
+    if tokenizer.normalizer is not None or not isinstance(pre, ByteLevel) or not pre.use_regex or pre.add_prefix_space:
+        return None
+    added = sorted({t.content for t in tokenizer.get_added_tokens_decoder().values() if t.content}, key=len,
+                   reverse=True)
+    found = (_GPT2_ASCII_WORDS, re.compile("|".join(map(re.escape, added))) if added else None)
+    for text in _WORD_CHECKS:
+        for piece in _split_before(text) + _split_after(text) + [text]:
+            if _plain(piece, found[1]) and len(tokenizer.encode(piece, add_special_tokens=False)) != sum(
+                    len(tokenizer.encode(w, add_special_tokens=False)) for w in _GPT2_ASCII_WORDS.findall(piece)):
+                return None
+    return found
+
+
+def _plain(piece: str, added: re.Pattern | None) -> bool:
+    return not _NOT_PLAIN_ASCII.search(piece) and not (added is not None and added.search(piece))
+
+
 class TokenCounter:
     """Token counts of many overlapping texts (prompts repeat imports, classes repeat their methods): each
-    distinct line is encoded once, in batches, and a text's count is the sum over its lines. The cut points are
+    distinct line is counted once, in batches, and a text's count is the sum over its lines. The cut points are
     chosen per tokenizer (probed once) so the sum matches encoding the whole text; lines of only spaces between
-    blank lines may still count a token more or less."""
+    blank lines may still count a token more or less. With a GPT-2 style tokenizer a plain ASCII line is counted as
+    the sum over its pre-tokenizer words, and each distinct word is encoded once: code repeats its words far more
+    than its lines, and the pre-tokenizer, not the BPE, is most of what encoding a line costs."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
         self.cache: dict[str, int] = {}
+        self.word_cache: dict[str, int] = {}
         self._encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)   # no offsets needed
         whole = len(tokenizer.encode(_PROBE, add_special_tokens=False))
         errors = {}
@@ -136,18 +159,33 @@ class TokenCounter:
             errors[name] = abs(whole - sum(len(e) for e in tokenizer.encode_batch(split(_PROBE),
                                                                                   add_special_tokens=False)))
         self.pieces = _SPLITS[min(errors, key=lambda k: (errors[k], k != "before"))]
+        self.words = _word_pattern(tokenizer)
 
-    def prepare(self, texts: list[str]) -> None:
-        cache = self.cache
-        todo = {p for t in texts for p in self.pieces(t) if p not in cache}
-        if todo:
-            todo = sorted(todo)
-            for piece, enc in zip(todo, self._encode(todo, add_special_tokens=False)):
-                cache[piece] = len(enc)
+    def _count(self, texts: list[str], cache: dict[str, int]) -> None:
+        for text, enc in zip(texts, self._encode(texts, add_special_tokens=False)):
+            cache[text] = len(enc)
 
-    def count(self, text: str) -> int:
+    def counts(self, texts: list[str]) -> list[int]:
+        """The token count of each text; the pieces (or words) not seen before are encoded in one batch."""
         cache = self.cache
-        return sum(cache[p] for p in self.pieces(text))
+        split = [self.pieces(t) for t in texts]
+        todo = {p for pieces in split for p in pieces if p not in cache}
+        if todo and self.words is None:
+            self._count(sorted(todo), cache)
+        elif todo:
+            pattern, added = self.words
+            plain = [p for p in todo if _plain(p, added)]
+            self._count(sorted(todo.difference(plain)), cache)
+            words = [pattern.findall(p) for p in plain]
+            known = self.word_cache
+            new = {w for ws in words for w in ws if w not in known}
+            if new:
+                self._count(sorted(new), known)
+            get = known.__getitem__
+            for piece, ws in zip(plain, words):
+                cache[piece] = sum(map(get, ws))
+        get = cache.__getitem__
+        return [sum(map(get, pieces)) for pieces in split]
 
 
 _COUNTERS: dict[int, TokenCounter] = {}
@@ -165,6 +203,8 @@ def _counter(tokenizer) -> TokenCounter:
         counter = _COUNTERS[id(tokenizer)] = TokenCounter(tokenizer)
     if len(counter.cache) > 500_000:
         counter.cache.clear()
+    if len(counter.word_cache) > 500_000:
+        counter.word_cache.clear()
     return counter
 
 
@@ -172,11 +212,10 @@ def apply_limits(samples: list[Sample], tokenizer, cfg: SampleConfig, dropped: d
     """Count tokens with the base's tokenizer and keep the samples within the limits."""
     if not samples:
         return []
-    counter = _counter(tokenizer)
-    counter.prepare([t for s in samples for t in (s.prompt, s.completion)])
+    counts = iter(_counter(tokenizer).counts([t for s in samples for t in (s.prompt, s.completion)]))
     kept = []
     for s in samples:
-        p, c = counter.count(s.prompt), counter.count(s.completion)
+        p, c = next(counts), next(counts)
         if c < cfg.min_tokens:
             dropped["too_short"] = dropped.get("too_short", 0) + 1
         elif c > cfg.max_tokens:

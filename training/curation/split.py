@@ -16,6 +16,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -64,6 +65,13 @@ def indicative(categories: dict[str, int]) -> list[str]:
     return sorted(c for c, n in categories.items() if c != "overall" and n < MIN_CATEGORY_SAMPLES)
 
 
+@lru_cache(maxsize=256)
+def _globs(patterns: tuple[str, ...]) -> re.Pattern:
+    """One compiled regex matching what any of the globs matches (fnmatch's case-sensitive translation): rules
+    are checked for every unit of every file, and fnmatch per glob was a sixth of curation's time."""
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns))
+
+
 @dataclass(frozen=True)
 class CategoryRule:
     name: str
@@ -74,9 +82,9 @@ class CategoryRule:
     signature: str | None = None      # regex searched in the unit's declaration line
 
     def matches(self, path: str, qualname: str, language: str, kind: str, signature: str) -> bool:
-        if self.paths and not any(fnmatch.fnmatch(path, p) for p in self.paths):
+        if self.paths and not _globs(self.paths).match(path):
             return False
-        if self.names and not any(fnmatch.fnmatch(qualname, n) for n in self.names):
+        if self.names and not _globs(self.names).match(qualname):
             return False
         if self.languages and language not in self.languages:
             return False
