@@ -110,8 +110,8 @@ def test_acceptance_in_usage_and_compare(staged):
         assert lo <= both["acceptance_difference"]["value"] <= hi
 
 
-def test_capture_keeps_accepted_completions_and_drops_secrets(tmp_path, tiny_qwen2):
-    ws = make_serve_workspace(tmp_path / "ws", tiny_qwen2)
+def test_capture_keeps_accepted_completions_and_drops_secrets(staged, tmp_path):
+    ws = staged[0]
     live = Live(ws.root, INTERNAL, "--no-auth", "--capture", log=tmp_path / "serve.log")
     try:
         planted = 'AWS_KEY = "AKIAQ3EGRKCXWJ7L2HPR"\n\ndef connect():\n'
@@ -133,12 +133,12 @@ def test_capture_keeps_accepted_completions_and_drops_secrets(tmp_path, tiny_qwe
     assert "--capture is on" in log and "1 dropped for secrets" in log
 
 
-def test_vllm_command_for_one_model_and_missing_vllm(tmp_path, tiny_qwen2):
+def test_vllm_command_for_one_model_and_missing_vllm(staged):
     import importlib.util
 
     from app.serve.vllm import command
 
-    ws = make_serve_workspace(tmp_path / "ws", tiny_qwen2)
+    ws = staged[0]
     argv, ids = command(ws, ["forkies/tiny@v0.1.0"], "127.0.0.1", 8000, no_auth=False)
     assert ids == ["forkies/tiny@v0.1.0"]
     assert argv[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
