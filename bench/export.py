@@ -1,7 +1,15 @@
 """HF -> GGUF F16 of a Qwen2.5-0.5B-shaped model (random bf16 weights from a config): ours against llama.cpp's
 convert_hf_to_gguf.py from the llama-cpp-python sdist, side by side in one run.
 
-    .venv/bin/python bench/export.py [--repeats 3] [--sdist PATH.tar.gz] [--keep DIR]
+    .venv/bin/python bench/export.py [--repeats 3] [--sdist PATH.tar.gz]
+    .venv/bin/python bench/export.py --quality [--sdist PATH.tar.gz]
+
+--quality measures what quantization costs instead, on a trained model (the embedded SmolLM2-135M, as a fork
+prepares it) and real code (export.parity_child's corpus): KL and top-1 of llama.cpp's logits on each file against
+the float model in torch, for our Q8_0 and Q4_K_M files and for llama.cpp's own (convert_hf_to_gguf.py to F16,
+then llama_model_quantize, which is what llama-quantize calls; and convert_hf_to_gguf.py --outtype q8_0 direct),
+all measured on the same positions in one child process. Prints the KL ratios ours/theirs (goal: <= 1.0) and
+exits 1 when ours is worse.
 
 The sdist is downloaded from PyPI at run time into a temporary folder (never committed). Its vocab-only
 ggml-vocab-qwen2.gguf supplies the Qwen2 tokenizer (rebuilt as tokenizer.json), so llama.cpp's converter
@@ -102,6 +110,13 @@ def build_model(out: Path, vocab_gguf: Path) -> None:
     qwen2_tokenizer(vocab_gguf, out)
 
 
+def sentencepiece(tmp: Path) -> Path:
+    """Their converter imports sentencepiece even for BPE models; one in the temp folder only."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(tmp / "sp"),
+                    "sentencepiece==0.2.1"], check=True)
+    return tmp / "sp"
+
+
 def measure(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int]:
     """(wall seconds, peak RSS bytes) of one fresh process (this process must stay small: see main)."""
     start = time.perf_counter()
@@ -135,14 +150,79 @@ def compare(ours: Path, theirs: Path) -> tuple[list[str], int]:
     return diffs, len(a)
 
 
+LLAMA_FTYPES = {"q8_0": 7, "q4_k_m": 15}  # LLAMA_FTYPE_MOSTLY_*
+
+
+def llama_quantize(src: Path, dst: Path, qtype: str) -> None:
+    """What llama-quantize does: llama_model_quantize with the default parameters, in a child process."""
+    code = ("import sys, llama_cpp; p = llama_cpp.llama_model_quantize_default_params(); p.ftype = int(sys.argv[3]); "
+            "sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))")
+    subprocess.run([sys.executable, "-c", code, str(src), str(dst), str(LLAMA_FTYPES[qtype])], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def quality(tmp: Path, lcpp: Path, their_env: dict) -> None:
+    """Quantization cost of our Q8_0/Q4_K_M files against llama.cpp's own, from the same trained model."""
+    from app.exporting import export
+    from app.forks import DEMO_BASE_ID, fork
+    from app.workspace import Workspace
+    from export.hf_source import open_model
+    from export.parity import measure_files
+
+    ws = Workspace.open(tmp / "ws")
+    print("preparing the embedded SmolLM2-135M ...", file=sys.stderr)
+    fork(ws, "embedded:smollm2-135m", DEMO_BASE_ID)
+    model_dir = Path(ws.store().model(DEMO_BASE_ID)["path"])
+    ours = export(ws, DEMO_BASE_ID, types="q8_0,q4_k_m", out=tmp / "ours", verify="none")
+    files = [(Path(a["path"]), a["type"]) for a in ours["artifacts"]]
+    f16 = tmp / "theirs-f16.gguf"
+    subprocess.run([sys.executable, str(lcpp / "convert_hf_to_gguf.py"), str(model_dir), "--outtype", "f16",
+                    "--outfile", str(f16)], cwd=lcpp, env=their_env, check=True, stdout=subprocess.DEVNULL)
+    direct = tmp / "theirs-q8_0-direct.gguf"
+    subprocess.run([sys.executable, str(lcpp / "convert_hf_to_gguf.py"), str(model_dir), "--outtype", "q8_0",
+                    "--outfile", str(direct)], cwd=lcpp, env=their_env, check=True, stdout=subprocess.DEVNULL)
+    for qtype in ("q8_0", "q4_k_m"):
+        llama_quantize(f16, tmp / f"theirs-{qtype}.gguf", qtype)
+        files.append((tmp / f"theirs-{qtype}.gguf", qtype))
+    files.append((direct, "q8_0"))
+    print("measuring logits (one child, every file on the same positions) ...", file=sys.stderr)
+    reports = measure_files(open_model(model_dir), files, "logits")
+    labels = ["ours q8_0", "ours q4_k_m", "theirs q8_0 (f16 + llama-quantize)", "theirs q4_k_m (f16 + llama-quantize)",
+              "theirs q8_0 (convert --outtype q8_0)"]
+    cost = {}
+    print("model: SmolLM2-135M (the embedded fork), real code; cost = llama.cpp on the file vs the float model in torch")
+    for label, report in zip(labels, reports):
+        if "error" in report:
+            raise SystemExit(f"{label}: {report['error']}")
+        q, f = report["quantization"], report["logits"]
+        cost[label] = q["kl_mean"]
+        print(f"  {label:<38} KL {q['kl_mean']:.5f}  top-1 {q['top1_agreement']:.3f} (untied "
+              f"{q['top1_agreement_untied']:.3f}) over {q['positions']} positions; file check rms "
+              f"{f['relative_rms']:.3f}")
+    ratios = {"q8_0": cost["ours q8_0"] / min(cost[labels[2]], cost[labels[4]]),
+              "q4_k_m": cost["ours q4_k_m"] / cost[labels[3]]}
+    print(f"KL ratio ours/theirs (theirs: the better of llama.cpp's files): q8_0 {ratios['q8_0']:.3f}, "
+          f"q4_k_m {ratios['q4_k_m']:.3f}")
+    if max(ratios.values()) > 1.0:
+        raise SystemExit(1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sdist", type=Path, help="a local llama-cpp-python sdist instead of downloading it")
+    ap.add_argument("--quality", action="store_true", help="quantization cost against llama.cpp's files")
     ap.add_argument("--build-only", nargs=2, type=Path, metavar=("OUT", "VOCAB_GGUF"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.build_only:
         build_model(*args.build_only)
+        return
+    if args.quality:
+        with tempfile.TemporaryDirectory(prefix="bench-export-quality-") as tmp:
+            tmp = Path(tmp)
+            lcpp = unpack(args.sdist or fetch_sdist(tmp), tmp / "src")
+            their_env = {**os.environ, "PYTHONPATH": str(sentencepiece(tmp))}
+            quality(tmp, lcpp, their_env)
         return
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         tmp = Path(tmp)
@@ -154,10 +234,7 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--build-only", str(model),
                         str(lcpp / "models" / "ggml-vocab-qwen2.gguf")], check=True)
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BLACKROAD_STUDIO_HOME": str(tmp / "ws")}
-        # their converter imports sentencepiece even for BPE models; give it one, in the temp folder only
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(tmp / "sp"),
-                        "sentencepiece==0.2.1"], check=True)
-        their_env = {**os.environ, "PYTHONPATH": str(tmp / "sp")}
+        their_env = {**os.environ, "PYTHONPATH": str(sentencepiece(tmp))}
         runs = {"ours": [], "theirs": []}
         for i in range(args.repeats):
             for who in ("theirs", "ours") if i % 2 else ("ours", "theirs"):

@@ -2,9 +2,13 @@
 
 - tokenization (with tensors and logits): transformers and llama.cpp give the same ids on a probe corpus.
 - tensors: every GGUF tensor dequantized and compared with its source, one at a time, within its type's tolerance.
-- logits (in a child process): F32 within 1e-3 of the logit scale, F16 within 1e-2 and top-1 agreement outside
-  near-ties, BF16 within 3e-2, Q8_0 top-1 agreement >= 95% outside
-  near-ties (top-2 margin under 0.25% of the logit scale), KL <= 0.05 and no logit off by half the scale, KL reported for the K-quants.
+- logits (in a child process, export.parity_child) judge the file itself, at every type F32 to Q4_K_M:
+  llama.cpp's logits on the GGUF against torch's on that GGUF's own dequantized weights under the HF config.
+  What remains is llama.cpp's own arithmetic (F16/BF16 activations for float files, 8-bit activations for the
+  quantized ones), so a wrong rope base, eps, head count, tensor layout or tokenizer fails at every type while a
+  quantization's rounding never does. The quantization's cost (KL and top-1 against the float model, on real
+  code) is measured beside it and reported, not gated here: bench/export.py holds it against llama.cpp's own
+  convert_hf_to_gguf.py + llama-quantize files of the same model.
 A failure raises ParityError naming the check.
 """
 from __future__ import annotations
@@ -25,13 +29,18 @@ VERIFY_LEVELS = ("logits", "tensors", "none")
 # Relative RMS error allowed per GGML tensor type (dequantized vs source), the float types checked elementwise.
 REL_RMSE = {"Q8_0": 0.01, "Q6_K": 0.03, "Q5_K": 0.06, "Q5_0": 0.06, "Q5_1": 0.06, "Q4_K": 0.12, "Q4_0": 0.15,
             "Q4_1": 0.12, "Q3_K": 0.25, "Q2_K": 0.5, "IQ4_NL": 0.15}
-LOGIT_RULES = {"f32": {"relative_diff": 1e-3, "top1_clear": 1.0}, "f16": {"relative_diff": 1e-2, "top1_clear": 1.0},
-               "bf16": {"relative_diff": 3e-2, "top1_clear": 1.0},
-               # 8-bit rounding (weights and llama.cpp's q8 activations) flips the argmax wherever the reference's
-               # top two are within a hair: a trained SmolLM2 measured 94.1% raw and 96-98% outside 0.1-logit ties,
-               # KL 0.005, max deviation 11% of the logit scale. Ties are excluded; the KL and deviation bounds are
-               # what catch wrong metadata (a wrong rope base and eps measured 96% of the scale on a tiny Llama).
-               "q8_0": {"relative_diff": 0.5, "top1_untied": 0.95, "kl_mean": 0.05}}
+# The file check: llama.cpp against torch on the file's own weights. relative_diff: max |diff| over the logit
+# scale; relative_rms: RMS diff over the spread of the reference logits; kl_mean: nats per position. What is left
+# is llama.cpp's arithmetic: F16/BF16 activations for float files, 8-bit activations (Q8_0/Q8_K) for quantized
+# ones. Measured on right files (tiny random models with sharp attention, docs/benchmarks.md): F16 rms 1.2e-3,
+# BF16 9e-3, quantized 2e-2 to 4.4e-2 (KL <= 2.4e-3); a wrong rope base, eps or head count gave rms >= 1.0 and
+# KL >= 1.4 at every type. The bounds sit between, about 5x from each side.
+_QUANTIZED_FILE = {"relative_diff": 0.5, "relative_rms": 0.2, "kl_mean": 0.05}
+LOGIT_RULES = {"f32": {"relative_diff": 1e-3, "relative_rms": 1e-4},
+               "f16": {"relative_diff": 2e-2, "relative_rms": 1e-2},
+               "bf16": {"relative_diff": 0.1, "relative_rms": 5e-2, "kl_mean": 1e-2},
+               "q8_0": _QUANTIZED_FILE, "q4_k_m": _QUANTIZED_FILE, "q5_k_m": _QUANTIZED_FILE, "q6_k": _QUANTIZED_FILE}
+ADAPTER_RULES = {"f32": {"relative_diff": 1e-3}, "f16": {"relative_diff": 1e-2}}
 
 
 def check_tensors(model: HFModel, gguf_path: Path | str, progress: Callable[[dict], None] | None = None,
@@ -95,38 +104,37 @@ def run_child(args: dict, timeout_s: float = 3600) -> dict:
     return json.loads(lines[-1])
 
 
-def judge(report: dict, out_type: str) -> None:
+def judge(report: dict, out_type: str, adapter: bool = False) -> None:
     """Raise ParityError for the first failed rule of this output type."""
     tok = report.get("tokenization")
+    if tok and tok.get("error"):
+        raise ParityError("tokenization", tok["error"])
     if tok and tok["mismatches"]:
         first = tok["mismatches"][0]
         raise ParityError("tokenization", f"{len(tok['mismatches'])}/{tok['probes']} probes tokenize differently "
                                           f"in llama.cpp, e.g. {first['text']!r}: transformers "
                                           f"{first['transformers'][:8]} vs llama.cpp {first['llama_cpp'][:8]}")
+    if report.get("error"):
+        raise ParityError(report["error"]["check"], report["error"]["message"])
     logits = report.get("logits")
     if not logits:
         return
-    rules = LOGIT_RULES.get(out_type, {})
-    if "relative_diff" in rules and logits["relative_diff"] > rules["relative_diff"]:
-        raise ParityError("logits", f"{out_type} logits differ from torch by {logits['relative_diff']:.2e} of the logit "
-                                    f"scale (allowed {rules['relative_diff']:.0e}); wrong metadata or weights")
-    if "top1_clear" in rules and logits["top1_agreement_clear"] < rules["top1_clear"]:
-        raise ParityError("logits", f"{out_type} top-1 token differs from torch on "
-                                    f"{1 - logits['top1_agreement_clear']:.1%} of positions")
-    if "top1_untied" in rules and logits["top1_agreement_untied"] < rules["top1_untied"]:
-        raise ParityError("logits", f"{out_type} top-1 agreement with torch is {logits['top1_agreement_untied']:.1%} "
-                                    f"outside near-ties (needs {rules['top1_untied']:.0%}; raw "
-                                    f"{logits['top1_agreement']:.1%})")
-    if "kl_mean" in rules and logits["kl_mean"] > rules["kl_mean"]:
-        raise ParityError("logits", f"{out_type} KL divergence from torch is {logits['kl_mean']:.4f} per token "
-                                    f"(allowed {rules['kl_mean']}); wrong metadata or weights")
+    rules = (ADAPTER_RULES if adapter else LOGIT_RULES).get(out_type)
+    if rules is None:
+        raise ParityError("logits", f"no logits rule for type {out_type!r}")
+    against = "peft's merged model" if adapter else "torch on the file's own dequantized weights"
+    for key, what, fmt in (("relative_diff", "of the logit scale", ".2e"), ("relative_rms", "RMS of the logit spread",
+                                                                          ".2e"), ("kl_mean", "KL per token", ".2e")):
+        if key in rules and not logits[key] <= rules[key]:  # `not <=`: a NaN fails too
+            raise ParityError("logits", f"{out_type} logits differ from {against} by {logits[key]:{fmt}} {what} "
+                                        f"(allowed {rules[key]:.0e}); wrong metadata, layout or weights")
 
 
-def verify_files(model: HFModel, files: list[tuple[Path | str, str]], level: str, *, adapter_dir: str | None = None,
-                 base_gguf: Path | str | None = None, progress: Callable[[dict], None] | None = None,
-                 cancel: threading.Event | None = None) -> list[dict]:
+def measure_files(model: HFModel, files: list[tuple[Path | str, str]], level: str, *, adapter_dir: str | None = None,
+                  base_gguf: Path | str | None = None, progress: Callable[[dict], None] | None = None,
+                  cancel: threading.Event | None = None) -> list[dict]:
     """Run the checks of `level` on written files [(path, type)] (LoRA files when `base_gguf` is given), one
-    child process for all; returns one report per file or raises ParityError naming the failing file's type."""
+    child process for all; returns one report per file (measurements, or an "error" the file caused), unjudged."""
     if level not in VERIFY_LEVELS:
         raise ExportError(f"unknown verify level {level!r}; use one of {', '.join(VERIFY_LEVELS)}")
     if level == "none" or (base_gguf is None and adapter_dir is not None):
@@ -140,10 +148,17 @@ def verify_files(model: HFModel, files: list[tuple[Path | str, str]], level: str
                                                                  f"{' and logits' if level == 'logits' else ''}"})
     child = run_child({"hf_dir": str(model.root), "files": [str(p) for p, _ in files], "logits": level == "logits",
                        "adapter_dir": adapter_dir, "base": str(base_gguf) if base_gguf else None})
-    for report, measured, (_, out_type) in zip(reports, child["files"], files):
+    for report, measured in zip(reports, child["files"]):
         report.update(measured)
+    return reports
+
+
+def verify_files(model: HFModel, files: list[tuple[Path | str, str]], level: str, **kwargs) -> list[dict]:
+    """measure_files, then judge each: raises ParityError naming the first failing file's type and check."""
+    reports = measure_files(model, files, level, **kwargs)
+    for report, (_, out_type) in zip(reports, files):
         try:
-            judge(report, out_type)
+            judge(report, out_type, adapter=kwargs.get("base_gguf") is not None)
         except ParityError as exc:
             raise ParityError(exc.check, f"{out_type}: {str(exc).split(': ', 1)[1]}") from None
     return reports

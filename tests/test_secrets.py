@@ -297,3 +297,47 @@ def test_lineage_lists_the_marks_a_snapshot_applied(workspace):
     text = lineage_card(workspace, RESEARCH)
     section = text.split("### Secret false positives", 1)[1].split("###", 1)[0]
     assert fp in section and "alice" in section and "generic-secret" in section and "fixture" in section
+
+
+async def test_review_in_the_snippets_pane_marks_a_finding(tmp_path, workspace, tiny_qwen2):
+    """The Snippets pane's review (command palette: Review secret findings) lists each finding with its masked
+    value and marks the highlighted one a false positive in the store."""
+    import asyncio
+
+    from app.curation import curate
+    from app.forks import fork
+    from app.secret_marks import marked_fingerprints
+    from app.ui.studio import StudioApp
+
+    fork(workspace, str(tiny_qwen2), "forkies/tiny@v0.1.0")
+    repo = tmp_path / "repo"
+    secret = _review_repo(repo)
+    snap = curate(workspace, paths=[str(repo)], heldout_rate=0)["snapshot"]
+    app = StudioApp(workspace, seed=False, watch=False)
+
+    async def until(condition, what):
+        for _ in range(600):
+            if condition():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    async with app.run_test(size=(140, 42)) as pilot:
+        await pilot.press("2")
+        pane = app.query_one("SnippetsPane")
+        await until(lambda: pane.snapshot_id == snap, "the snapshot")
+        pane.review_secrets()
+        table = app.query_one("#secret-review-table")
+        await until(lambda: table.row_count == 3, "the findings")
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert ["generic-secret", "repo/src/auth.py", "2", "co********ry (21 chars)", ""] in rows, rows
+        assert secret not in str(rows) and secret[2:-2] not in str(rows)
+        table.move_cursor(row=[r[2] for r in rows].index("2"))
+        await pilot.click("#secret-mark")
+        await until(lambda: "false positive" in [str(c) for c in table.get_row_at(table.cursor_row)],
+                    "the mark to show")
+    store = workspace.store()
+    try:
+        assert len(marked_fingerprints(store)) == 1
+    finally:
+        store.close()

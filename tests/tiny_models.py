@@ -54,8 +54,9 @@ def _write_tokenizer(out: Path, tok, specials: list[str], model_max_length: int)
 
 
 def make_tiny_qwen2(out: Path | str, *, tie: bool = False, seed: int = 0, hidden: int = 64, layers: int = 2,
-                    vocab_pad: int = 0) -> Path:
-    """A random Qwen2 (biases on q/k/v as Qwen2 has them) with its tokenizer, saved as safetensors."""
+                    vocab_pad: int = 0, init_std: float = 0.02) -> Path:
+    """A random Qwen2 (biases on q/k/v as Qwen2 has them) with its tokenizer, saved as safetensors.
+    init_std: the weights' spread (0.02, transformers' default, gives near-uniform attention and flat logits)."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -67,7 +68,7 @@ def make_tiny_qwen2(out: Path | str, *, tie: bool = False, seed: int = 0, hidden
     cfg = Qwen2Config(vocab_size=vocab, hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                       rope_theta=1_000_000.0, rms_norm_eps=1e-6, tie_word_embeddings=tie,
-                      bos_token_id=None, eos_token_id=tok.token_to_id("<|endoftext|>"))
+                      bos_token_id=None, eos_token_id=tok.token_to_id("<|endoftext|>"), initializer_range=init_std)
     model = Qwen2ForCausalLM(cfg).to(torch.float32)
     model.save_pretrained(out, safe_serialization=True)
     _write_tokenizer(out, tok, QWEN_SPECIALS, 512)
@@ -76,7 +77,7 @@ def make_tiny_qwen2(out: Path | str, *, tie: bool = False, seed: int = 0, hidden
 
 
 def make_tiny_llama(out: Path | str, *, tie: bool = True, seed: int = 0, hidden: int = 64, layers: int = 2,
-                    bias: bool = False) -> Path:
+                    bias: bool = False, init_std: float = 0.02) -> Path:
     """A random Llama (optionally with attention biases) with a byte-level BPE tokenizer."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -88,7 +89,7 @@ def make_tiny_llama(out: Path | str, *, tie: bool = True, seed: int = 0, hidden:
     cfg = LlamaConfig(vocab_size=tok.get_vocab_size(), hidden_size=hidden, intermediate_size=hidden * 2,
                       num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
                       max_position_embeddings=512, rope_theta=10000.0, rms_norm_eps=1e-5,
-                      tie_word_embeddings=tie, attention_bias=bias,
+                      tie_word_embeddings=tie, attention_bias=bias, initializer_range=init_std,
                       bos_token_id=tok.token_to_id("<|endoftext|>"), eos_token_id=tok.token_to_id("<|endoftext|>"))
     model = LlamaForCausalLM(cfg).to(torch.float32)
     model.save_pretrained(out, safe_serialization=True)

@@ -9,6 +9,7 @@ from textual.widgets import Button, DataTable, Input, Select, Static, TextArea
 from app.ui import queries
 from app.ui.code import show_code
 from app.ui.panes.base import Pane, empty_state, fill_table
+from app.ui.panes.secret_review import SecretReview
 
 
 class SnippetsPane(Pane):
@@ -47,6 +48,9 @@ class SnippetsPane(Pane):
             yield Button("Include", id="exclude-remove")
             yield Button("Re-curate", id="recurate", variant="success")
         yield Static("", id="exclusions", classes="status")
+        review = SecretReview(id="secret-review")
+        review.display = False  # opened from the command palette: "Review secret findings"
+        yield review
 
     # -- data ---------------------------------------------------------------------------------------------------
     def load(self, store) -> dict:
@@ -71,6 +75,8 @@ class SnippetsPane(Pane):
             self.query_one("#snapshot-summary", Static).update("")
             return
         self.snapshot_id = chosen["id"]
+        if self.query_one(SecretReview).display:
+            self.query_one(SecretReview).show_snapshot(self.snapshot_id)
         stats = data["report"]["stats"]
         self.query_one("#snapshot-summary", Static).update(
             f"{stats.get('snippets', len(data['samples']))} snippets · {stats.get('files_kept', '?')} of "
@@ -140,5 +146,14 @@ class SnippetsPane(Pane):
         self.app.query_one("#repos-pane").curate(exclude=tuple(self.exclusions))
         self.app.notify("re-curating with the exclusions; progress shows on the Repos pane", timeout=4)
 
+    def review_secrets(self) -> None:
+        review = self.query_one(SecretReview)
+        review.display = not review.display
+        if review.display:
+            review.show_snapshot(self.snapshot_id)
+            review.query_one("#secret-review-table").focus()
+
     def commands(self):
-        return [("Re-curate", "build a new snapshot with this pane's exclusions", self.recurate)]
+        return [("Re-curate", "build a new snapshot with this pane's exclusions", self.recurate),
+                ("Review secret findings", "list this snapshot's findings (kind, file, line, masked value) and mark "
+                                           "false positives for the next curation", self.review_secrets)]
