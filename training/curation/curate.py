@@ -337,33 +337,42 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, pr
     sigs = np.frombuffer(b"".join(r.signatures for r in results), dtype="<u4").reshape(len(exact), dedup.NUM_PERM)
     keep, n_exact, n_near = dedup.duplicates(exact, sigs, cfg.dedup_threshold)
     train, heldout, counts, categories, category_samples = [], [], Counter(), Counter(), Counter()
-    masks = np.split(keep, np.cumsum([r.n_units for r in results])[:-1]) if results else []
-    held_out = split.choose_heldout(
-        [(score, int(np.frombuffer(r.unit_samples, dtype=np.int32)[m].sum())) for score, r, m in zip(scores, results, masks)],
-        cfg.heldout_rate, cfg.heldout_min_samples, cfg.heldout_max_share)
-    for r, mask, held in zip(results, masks, held_out):
+    first = np.cumsum([0] + [r.n_units for r in results[:-1]], dtype=np.int64)    # each file's first unit
+    unit_samples = np.frombuffer(b"".join(r.unit_samples for r in results), dtype=np.int32)
+
+    def per_file(values) -> list[int]:
+        """Sums over each file's kept units, for all files in one numpy pass."""
+        return np.add.reduceat(np.where(keep, values, 0), first).tolist() if results else []
+
+    kept_units, kept_samples = per_file(np.ones(len(keep), dtype=np.int64)), per_file(unit_samples)
+    kept_tokens = per_file(np.frombuffer(b"".join(r.unit_tokens for r in results), dtype=np.int64))
+    held_out = split.choose_heldout(list(zip(scores, kept_samples)), cfg.heldout_rate, cfg.heldout_min_samples,
+                                    cfg.heldout_max_share)
+    for r, held, a, n_kept, n_samples, n_tokens in zip(results, held_out, first.tolist(), kept_units, kept_samples,
+                                                       kept_tokens):
         r.heldout = held
-        samples = np.frombuffer(r.unit_samples, dtype=np.int32)
-        tokens = np.frombuffer(r.unit_tokens, dtype=np.int64)
-        ends = np.frombuffer(r.unit_ends, dtype=np.int64)
-        starts = np.concatenate(([0], ends[:-1]))
-        if held:  # held-out lines carry their unit's category
-            heldout.extend(_with_category(r.lines[starts[i]:ends[i]], r.categories[i]) for i in np.flatnonzero(mask))
-            for category, n, kept in zip(r.categories, samples, mask):
-                if kept and category:
-                    category_samples[category] += int(n)
-        elif mask.all():
-            train.append(r.lines)
+        if held or n_kept < r.n_units:
+            mask = keep[a:a + r.n_units]
+            ends = np.frombuffer(r.unit_ends, dtype=np.int64).tolist()
+            starts = [0] + ends[:-1]
+            kept = np.flatnonzero(mask).tolist()
+            if held:  # held-out lines carry their unit's category
+                heldout.extend(_with_category(r.lines[starts[i]:ends[i]], r.categories[i]) for i in kept)
+                for i in kept:
+                    if r.categories[i]:
+                        category_samples[r.categories[i]] += int(unit_samples[a + i])
+                        categories[r.categories[i]] += 1
+            else:
+                train.extend(r.lines[starts[i]:ends[i]] for i in kept)
         else:
-            train.extend(r.lines[starts[i]:ends[i]] for i in np.flatnonzero(mask))
+            train.append(r.lines)
         lang = languages[r.language]
-        lang["snippets"] += int(mask.sum())
-        lang["samples"] += int(samples[mask].sum())
-        lang["tokens"] += int(tokens[mask].sum())
-        counts["heldout" if held else "train"] += int(samples[mask].sum())
+        lang["snippets"] += n_kept
+        lang["samples"] += n_samples
+        lang["tokens"] += n_tokens
+        counts["heldout" if held else "train"] += n_samples
         if held:            # every held-out snippet counts in "overall"; categorised ones in theirs too
-            categories["overall"] += int(mask.sum())
-            categories.update(c for c, k in zip(r.categories, mask) if k and c)
+            categories["overall"] += n_kept
     _emit(progress, event="progress", stage="write", message="writing the snapshot")
     stats = {"files_scanned": files_scanned, "files_kept": files_kept, "snippets": int(keep.sum()),
              "samples": {"train": counts["train"], "heldout": counts["heldout"]},
