@@ -22,11 +22,19 @@ Your repositories → a dataset snapshot → a LoRA fine-tune → GGUF → evals
 | `6` | **Benchmarks** | base vs candidate per suite and category, with deltas and a chart |
 | `7` | **Promotion** | the checklist with evidence, sign-off, promote, the LINEAGE.md preview |
 
-Other keys: `ctrl+p` command palette (every action), `ctrl+r` reload from the store, `?` or `f1` this help,
-`escape` leaves the editor or closes this screen, `ctrl+q` quit.
+Pane keys: `1`-`7` work everywhere except in a text field, where digits are typed into the field; `alt+1`-`alt+7`
+work everywhere, fields included. `escape` leaves a text field for the tab bar (the footer shows `esc` while you are
+in one), closes this screen, and in the Completion editor first dismisses the suggestion. The palette (`ctrl+p`)
+has "Go to" each pane and every action of the panes you have opened.
 
-Long work (curation, training, export, evals) runs in the background; a failure shows its one-line reason as a
-notification and the studio keeps going.
+Other keys: `tab`/`shift+tab` move between the widgets of a pane, `←`/`→` on the tab bar switch panes, `ctrl+r`
+reload from the store, `?` or `f1` this help, `ctrl+q` quit.
+
+Long work (curation, training, merge, export, evals) runs in the background; the bar under the title lists every
+run that is running, whoever started it (the CLI too). A failure shows its reason on its pane and as a
+notification, and the studio keeps going. One click per step: Training (launch, cancel within one micro batch,
+resume, the pipeline), Lineage (merge, export, eval each suite against the base, checklist), Completion (merge and
+export a model that has no GGUF yet), Promotion (sign off, promote).
 """
 
 

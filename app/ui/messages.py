@@ -116,3 +116,21 @@ class HardwareProbed(Message):
     def __init__(self, info: dict) -> None:
         super().__init__()
         self.info = info
+
+
+class EstimateMade(Message):
+    """The memory check of the Training form's settings (numbered: the newest wins), or why the run won't start."""
+
+    def __init__(self, number: int, text: str, fits: bool) -> None:
+        super().__init__()
+        self.number = number
+        self.text = text
+        self.fits = fits
+
+
+class JobsListed(Message):
+    """The runs that are running now, whoever started them (the studio, the CLI, another studio)."""
+
+    def __init__(self, runs: list[dict]) -> None:
+        super().__init__()
+        self.runs = runs

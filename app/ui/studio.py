@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import sys
 import threading
 from functools import partial
 from pathlib import Path
@@ -41,6 +42,14 @@ REPO_CHANGE_DEBOUNCE_S = 0.3
 REPO_SET_CHANGES = ("add repo", "remove repo")
 
 
+def is_text_field(widget) -> bool:
+    """An Input or an editable TextArea: typed characters go there, so bare pane keys do not. (Looked up in
+    sys.modules: the footer asks before the first frame, and a widget module not loaded yet has no instances.)"""
+    inputs, areas = sys.modules.get("textual.widgets._input"), sys.modules.get("textual.widgets._text_area")
+    return (inputs is not None and isinstance(widget, inputs.Input)) or (
+        areas is not None and isinstance(widget, areas.TextArea) and not widget.read_only)
+
+
 def pane_class(path: str) -> type:
     module, name = path.split(":")
     return getattr(importlib.import_module(module), name)
@@ -49,8 +58,14 @@ def pane_class(path: str) -> type:
 class StudioApp(App):
     CSS_PATH = Path(__file__).parent / "studio.tcss"
     TITLE = "blackroad-studio"
+    # Pane keys: 1-7 from anything but a text field (where digits are typed), alt+1-7 from everywhere (a priority
+    # binding: a field never sees it). Escape leaves a field for the tab bar, where 1-7 work again.
     BINDINGS = [
-        *(Binding(str(n), f"show('{key}')", label, show=False) for n, (key, label, _) in enumerate(PANES, 1)),
+        *(Binding(str(n), f"pane('{key}')", label, show=n == 1, key_display="1-7" if n == 1 else None)
+          for n, (key, label, _) in enumerate(PANES, 1)),
+        *(Binding(f"alt+{n}", f"show('{key}')", label, show=n == 1, priority=True,
+                  key_display="alt+1-7" if n == 1 else None) for n, (key, label, _) in enumerate(PANES, 1)),
+        Binding("escape", "leave_field", "Leave field"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("ctrl+r", "reload", "Reload"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -69,6 +84,7 @@ class StudioApp(App):
         self.now = now
         self.hardware = hardware
         self.ready = False  # the workspace exists and the panes may read the store
+        self.seeding = False  # the demo workspace is being seeded: empty panes say so
         self.watcher = None  # app.watch.RepoWatcher while it runs
         self._repos_timer = None
         self._watcher_lock = threading.Lock()
@@ -104,6 +120,9 @@ class StudioApp(App):
 
     def on_workspace_ready(self, message: WorkspaceReady) -> None:
         self.ready = True
+        from app.ui.jobs_bar import JobsBar
+
+        self.mount(JobsBar(id="jobs-bar"), after=self.query_one(Header))
         if self.load:
             self.reload_panes()
         if self.watch:
@@ -174,7 +193,43 @@ class StudioApp(App):
             pane.reload()
 
     def action_show(self, key: str) -> None:
-        self.query_one("#panes", TabbedContent).active = key
+        """Show pane `key` with the focus on the tab bar. The focus moves first: a focused widget in the pane being
+        hidden would otherwise hand the focus to a sibling there, and TabbedContent follows the focus back."""
+        tabbed = self.query_one("#panes", TabbedContent)
+        if self.screen is not tabbed.screen and self.screen.is_modal:  # the help screen: close it, then switch
+            self.pop_screen()
+        tabbed.screen.set_focus(self.tab_bar())
+        tabbed.active = key
+
+    def action_pane(self, key: str) -> None:
+        """A bare digit: only ever reaches here from outside a text field (a field takes typed digits)."""
+        self.action_show(key)
+
+    def tab_bar(self):
+        """The pane tabs (not the Lineage pane's inner ones)."""
+        return self.query_one("#panes > ContentTabs")
+
+    def action_leave_field(self) -> None:
+        self.query_one("#panes", TabbedContent).screen.set_focus(self.tab_bar())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer shows `1-7` outside a field and `esc leave field` inside one."""
+        if action == "pane":
+            return not is_text_field(self.focused)
+        if action == "leave_field":
+            return is_text_field(self.focused)
+        return True
+
+    def show_checklist(self, model_id: str) -> None:
+        """The Promotion pane on `model_id`'s checklist to its next stage."""
+        self.action_show("promotion")
+
+        def pick() -> None:
+            for pane in self.query("#promotion-pane"):
+                pane.picked = model_id
+                pane.reload()
+
+        self.call_after_refresh(pick)
 
     def action_help(self) -> None:
         from app.ui.help import HelpScreen  # the Markdown widget loads on first use, not before the first frame
@@ -216,6 +271,9 @@ class StudioApp(App):
         self.post_message(SeedFinished(result))
 
     def on_seed_progressed(self, message: SeedProgressed) -> None:
+        if not self.seeding:
+            self.seeding = True
+            self.reload_panes()  # the empty states say that the demo is on its way
         if not self.query("#seed-bar"):  # built when seeding starts, not in the first frame
             from textual.widgets import ProgressBar
 
@@ -226,10 +284,11 @@ class StudioApp(App):
             self.query_one("#seed-text", Static).update(message.text)
 
     def on_seed_finished(self, message: SeedFinished) -> None:
+        self.seeding = False
         self.query("#seed-bar").remove()
         if message.result:
             self.notify(f"demo workspace ready: {message.result.get('base', '')}", timeout=5)
-            self.reload_panes()
+        self.reload_panes()
 
     # -- the command palette ------------------------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

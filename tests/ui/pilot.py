@@ -29,3 +29,23 @@ async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "conditi
 
 def notifications(app) -> list[str]:
     return [n.message for n in app._notifications]
+
+
+async def press_quickly(pilot, *keys: str) -> None:
+    """Press keys like Pilot.press, then wait until every widget has handled what they caused; without Pilot's
+    waits for the CPU to go idle (up to a second each, twice a key, on a busy machine)."""
+    from textual import events
+
+    app = pilot.app
+    for key in keys:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app._driver.send_message(event)
+        await drain(pilot)
+
+
+async def drain(pilot, rounds: int = 3) -> None:
+    """Until the messages posted while handling messages are handled too (a few rounds)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+        await pilot._wait_for_screen()

@@ -54,23 +54,35 @@ class Pane(Vertical):
             failed: Callable[[str], None] | None = None) -> None:
         """Run `fn` in a thread worker; a failure becomes a toast with its one-line reason (and `failed(reason)`),
         success calls `done(result)`; both on the UI thread."""
+        run_job(self, action, fn, done, changes_lineage, group or f"act-{self.id}", failed)
 
-        def work() -> None:
-            try:
-                result = fn()
-            except Exception as exc:
-                reason = one_line(exc)
-                self.post_message(WorkFailed(action, reason))
-                if failed is not None:
-                    self._on_ui(failed, reason)
-                return
-            if done is not None:
-                self._on_ui(done, result)
-            if changes_lineage:
-                self.post_message(LineageChanged(action))
 
-        self.run_worker(work, thread=True, group=group or f"act-{self.id}", exit_on_error=False,
-                        name=action)
+def run_job(widget, action: str, fn: Callable[[], Any], done: Callable[[Any], None] | None = None,
+            changes_lineage: bool = True, group: str = "act", failed: Callable[[str], None] | None = None) -> None:
+    """`fn` in a thread worker of `widget`; its result to `done`, its failure to a toast and `failed(reason)`, both
+    on the UI thread; LineageChanged afterwards when it wrote to the store."""
+
+    def on_ui(callback: Callable, *args: Any) -> None:
+        try:
+            widget.app.call_from_thread(callback, *args)
+        except RuntimeError:  # the app is closing
+            pass
+
+    def work() -> None:
+        try:
+            result = fn()
+        except Exception as exc:
+            reason = one_line(exc)
+            widget.post_message(WorkFailed(action, reason))
+            if failed is not None:
+                on_ui(failed, reason)
+            return
+        if done is not None:
+            on_ui(done, result)
+        if changes_lineage:
+            widget.post_message(LineageChanged(action))
+
+    widget.run_worker(work, thread=True, group=group, exit_on_error=False, name=action)
 
 
 def fill_table(table: DataTable, rows: list[tuple], keys: list[str] | None = None) -> None:
@@ -83,8 +95,36 @@ def fill_table(table: DataTable, rows: list[tuple], keys: list[str] | None = Non
         table.move_cursor(row=row, animate=False)
 
 
-def empty_state(text: str, id: str) -> Static:
-    return Static(text, id=id, classes="empty")
+SEEDING = ("seeding the demo workspace: forking the embedded SmolLM2 and adding the sample repos (about 30 s the "
+           "first time); this pane fills in when it is done…")
+
+
+class EmptyState(Static):
+    """What a pane says when it has nothing to show; while the demo is being seeded it says that instead."""
+
+    def __init__(self, text: str, id: str) -> None:
+        super().__init__(text, id=id, classes="empty")
+        self.idle_text = text
+
+    def show_if(self, empty: bool) -> None:
+        self.display = empty
+        if empty:
+            self.update(SEEDING if getattr(self.app, "seeding", False) else self.idle_text)
+
+
+def empty_state(text: str, id: str) -> EmptyState:
+    return EmptyState(text, id=id)
+
+
+def progress_text(event: dict) -> str:
+    """One line for an engine's progress event: its message, else its counters (`tensor 12/30 model.layers.0…`)."""
+    if event.get("message"):
+        return str(event["message"])
+    if event.get("index") is not None and event.get("count"):
+        return f"{event.get('event', '')} {event['index']}/{event['count']} {event.get('name', '')}".strip()
+    skip = {"event", "run", "pipeline", "sha256"}
+    return " ".join([str(event.get("event", ""))] + [f"{k}={v}" for k, v in event.items()
+                                                       if k not in skip and not isinstance(v, (dict, list))])
 
 
 def fmt(value: Any, digits: int = 3) -> str:

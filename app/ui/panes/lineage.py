@@ -7,6 +7,7 @@ from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, Tr
 
 from app.ui import queries
 from app.ui.panes.base import Pane, empty_state, fill_table, fmt
+from app.ui.panes.model_actions import ModelActions
 
 COLUMNS = {
     "runs": ("id", "kind", "model", "base", "snapshot", "status", "created"),
@@ -48,6 +49,7 @@ class LineagePane(Pane):
         super().__init__(*args, **kwargs)
         self.model_id: str | None = None
         self.tables: dict[str, list[dict]] = {}
+        self.shown: dict[str, list[dict]] = {}  # table -> the rows it shows (after the search), in order
 
     def compose(self) -> ComposeResult:
         yield empty_state("no models yet — the demo fork appears here once seeded (or run `blackroad-studio fork`)",
@@ -59,6 +61,7 @@ class LineagePane(Pane):
                 tree.show_root = False
                 yield tree
             with Vertical(id="lineage-right"):
+                yield ModelActions(id="model-actions")
                 with Horizontal(classes="toolbar"):
                     yield Input(placeholder="search runs, artifacts, evals, events", id="lineage-search")
                     yield Static("all models", id="lineage-scope", classes="summary")
@@ -68,19 +71,25 @@ class LineagePane(Pane):
                             table = DataTable(id=f"lineage-{name}-table", cursor_type="row", zebra_stripes=True)
                             table.add_columns(*columns)
                             yield table
+                yield Static("", id="lineage-detail", classes="status")
 
     def load(self, store) -> dict:
         from app.lineage import graph
 
-        return {"graph": graph(store), "tables": queries.lineage_tables(store, self.model_id)}
+        from app.actions import readiness
+
+        model_id = self.model_id if self.model_id and store.model(self.model_id) else None
+        return {"graph": graph(store), "tables": queries.lineage_tables(store, model_id),
+                "readiness": readiness(store, model_id) if model_id else None}
 
     def show(self, data: dict) -> None:
         models = data["graph"]["models"]
-        self.query_one("#lineage-empty").display = not models
+        self.query_one("#lineage-empty").show_if(not models)
         self.query_one("#lineage-body").display = bool(models)
         self._fill_tree(models)
         self.tables = data["tables"]
         self.query_one("#lineage-scope", Static).update(self.model_id or "all models")
+        self.query_one(ModelActions).set_model(self.model_id if data["readiness"] else None, data["readiness"])
         self._fill_tables()
 
     def _fill_tree(self, models: list[dict]) -> None:
@@ -106,9 +115,23 @@ class LineagePane(Pane):
     def _fill_tables(self) -> None:
         needle = self.query_one("#lineage-search", Input).value
         for name in COLUMNS:
-            rows = [_cells(name, r) for r in self.tables.get(name, [])]
-            fill_table(self.query_one(f"#lineage-{name}-table", DataTable),
-                       [r for r in rows if queries.matches(list(r), needle)])
+            rows = [(r, _cells(name, r)) for r in self.tables.get(name, [])]
+            kept = [(r, cells) for r, cells in rows if queries.matches(list(cells), needle)]
+            self.shown[name] = [r for r, _ in kept]
+            fill_table(self.query_one(f"#lineage-{name}-table", DataTable), [cells for _, cells in kept])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted row in full below the tables (the columns cut long ids, paths and payloads)."""
+        table_id = event.data_table.id or ""
+        if not table_id.startswith("lineage-") or event.cursor_row < 0:
+            return
+        event.stop()
+        name = table_id.removeprefix("lineage-").removesuffix("-table")
+        rows = self.shown.get(name, [])
+        if event.cursor_row < len(rows):
+            row = rows[event.cursor_row]
+            self.query_one("#lineage-detail", Static).update(
+                " · ".join(f"{k} {v}" for k, v in row.items() if v not in (None, "", {}, [])))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "lineage-search":
@@ -122,7 +145,9 @@ class LineagePane(Pane):
         self.reload()
 
     def commands(self):
-        return [("Lineage: all models", "show every model's runs, artifacts, evals and events", self.show_all)]
+        actions = self.query_one(ModelActions)
+        return [("Lineage: all models", "show every model's runs, artifacts, evals and events", self.show_all),
+                *actions.commands()]
 
     def show_all(self) -> None:
         self.model_id = None

@@ -30,7 +30,9 @@ class SnippetsPane(Pane):
             samples = DataTable(id="samples-table", cursor_type="row", zebra_stripes=True)
             samples.add_columns("split", "path", "language", "kind", "tokens")
             yield samples
-            yield TextArea("", id="sample-code", read_only=True, show_line_numbers=True)
+            with Vertical(id="sample-box"):
+                yield Static("", id="sample-detail", classes="status")
+                yield TextArea("", id="sample-code", read_only=True, show_line_numbers=True)
         with Horizontal(id="snippets-report"):
             with Vertical():
                 yield Static("dropped files, by reason", classes="caption")
@@ -63,7 +65,7 @@ class SnippetsPane(Pane):
 
     def show(self, data: dict) -> None:
         snaps, chosen = data["snapshots"], data["chosen"]
-        self.query_one("#snippets-empty").display = chosen is None
+        self.query_one("#snippets-empty").show_if(chosen is None)
         for widget in ("#snippets-body", "#snippets-report"):
             self.query_one(widget).display = chosen is not None
         select = self.query_one("#snapshot-select", Select)
@@ -97,10 +99,14 @@ class SnippetsPane(Pane):
 
     def show_sample(self, index: int) -> None:
         area = self.query_one("#sample-code", TextArea)
+        detail = self.query_one("#sample-detail", Static)
         if not 0 <= index < len(self.samples):
             area.load_text("")
+            detail.update("")
             return
         sample = self.samples[index]
+        detail.update(f"{sample.get('repo', '?')}/{sample.get('path', '?')} · {sample.get('split')} · "
+                      f"{sample.get('language', '?')} · {sample.get('kind', '?')} · {sample.get('tokens', '?')} tokens")
         text = sample.get("prompt", "") + sample.get("completion", "")
         if sample.get("kind") == "fim":
             text = f"{sample.get('prompt', '')}\n⟶ middle:\n{sample.get('completion', '')}"
