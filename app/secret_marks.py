@@ -66,52 +66,52 @@ def _resolve(store, ref: str) -> tuple[str, dict | None]:
     return fp, finding
 
 
-def mark(ws: Workspace, refs: list[str], by: str | None = None, note: str | None = None) -> dict:
-    """Mark findings (by fingerprint) as false positives; the next curation keeps the code they flagged."""
+def _each(ws: Workspace, refs: list[str], by: str | None, one) -> tuple[list, int]:
+    """one(store, fingerprint, finding or None, by) for each reference, in order; (results, marks now)."""
     by = (by or "").strip() or getpass.getuser()
     store = ws.store()
     try:
-        done = []
-        for ref in refs:
-            fp, finding = _resolve(store, ref)
-            if finding is None:
-                raise StudioError(f"{fp} is already marked")
-            if finding["kind"] == "env-file":
-                raise StudioError(f"{fp} is in a .env file ({finding['path']}); .env files never enter the data, "
-                                  "marked or not")
-            if store.one("SELECT 1 AS x FROM secret_marks WHERE fingerprint = ?", [fp]):
-                raise StudioError(f"{fp} is already marked")
-            row = {"fingerprint": fp, "kind": finding["kind"], "repo": finding.get("repo"),
-                   "path": finding.get("path"), "line": finding.get("line"), "masked": finding.get("masked"),
-                   "by": by, "note": note, "created": store.now()}
-            store.insert("secret_marks", row)
-            store.event("secret.marked", fingerprint=fp, kind=row["kind"], repo=row["repo"], path=row["path"],
-                        by=by, note=note)
-            done.append(row)
-        return {"marked": done, "marks": len(marked_fingerprints(store)),
-                "next": "re-run `blackroad-studio curate`: marked findings no longer drop their code"}
+        return [one(store, *_resolve(store, ref), by) for ref in refs], len(marked_fingerprints(store))
     finally:
         store.close()
+
+
+def _mark_one(store, fp: str, finding: dict | None, by: str, note: str | None) -> dict:
+    if finding is None or store.one("SELECT 1 AS x FROM secret_marks WHERE fingerprint = ?", [fp]):
+        raise StudioError(f"{fp} is already marked")
+    if finding["kind"] == "env-file":
+        raise StudioError(f"{fp} is in a .env file ({finding['path']}); .env files never enter the data, "
+                          "marked or not")
+    row = {"fingerprint": fp, "kind": finding["kind"], "repo": finding.get("repo"), "path": finding.get("path"),
+           "line": finding.get("line"), "masked": finding.get("masked"), "by": by, "note": note,
+           "created": store.now()}
+    store.insert("secret_marks", row)
+    store.event("secret.marked", fingerprint=fp, kind=row["kind"], repo=row["repo"], path=row["path"], by=by,
+                note=note)
+    return row
+
+
+def _unmark_one(store, fp: str, _finding, by: str) -> str:
+    row = store.one("SELECT * FROM secret_marks WHERE fingerprint = ?", [fp])
+    if row is None:
+        raise StudioError(f"{fp} is not marked")
+    with store.conn:
+        store.conn.execute("DELETE FROM secret_marks WHERE fingerprint = ?", [fp])
+    store.event("secret.unmarked", fingerprint=fp, kind=row["kind"], by=by)
+    return fp
+
+
+def mark(ws: Workspace, refs: list[str], by: str | None = None, note: str | None = None) -> dict:
+    """Mark findings (by fingerprint) as false positives; the next curation keeps the code they flagged."""
+    done, marks = _each(ws, refs, by, lambda store, fp, finding, who: _mark_one(store, fp, finding, who, note))
+    return {"marked": done, "marks": marks,
+            "next": "re-run `blackroad-studio curate`: marked findings no longer drop their code"}
 
 
 def unmark(ws: Workspace, refs: list[str], by: str | None = None) -> dict:
     """Remove marks: the next curation treats those values as secrets again."""
-    by = (by or "").strip() or getpass.getuser()
-    store = ws.store()
-    try:
-        done = []
-        for ref in refs:
-            fp, _ = _resolve(store, ref)
-            row = store.one("SELECT * FROM secret_marks WHERE fingerprint = ?", [fp])
-            if row is None:
-                raise StudioError(f"{fp} is not marked")
-            with store.conn:
-                store.conn.execute("DELETE FROM secret_marks WHERE fingerprint = ?", [fp])
-                store.event("secret.unmarked", fingerprint=fp, kind=row["kind"], by=by)
-            done.append(fp)
-        return {"unmarked": done, "marks": len(marked_fingerprints(store))}
-    finally:
-        store.close()
+    done, marks = _each(ws, refs, by, _unmark_one)
+    return {"unmarked": done, "marks": marks}
 
 
 def list_marks(ws: Workspace) -> dict:

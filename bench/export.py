@@ -190,7 +190,8 @@ def quality(tmp: Path, lcpp: Path, their_env: dict) -> None:
     labels = ["ours q8_0", "ours q4_k_m", "theirs q8_0 (f16 + llama-quantize)", "theirs q4_k_m (f16 + llama-quantize)",
               "theirs q8_0 (convert --outtype q8_0)"]
     cost = {}
-    print("model: SmolLM2-135M (the embedded fork), real code; cost = llama.cpp on the file vs the float model in torch")
+    print("model: SmolLM2-135M (the embedded fork), real code; cost = llama.cpp on the file vs the float model "
+          "in torch")
     for label, report in zip(labels, reports):
         if "error" in report:
             raise SystemExit(f"{label}: {report['error']}")

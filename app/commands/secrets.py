@@ -39,7 +39,8 @@ def register(app: typer.Typer) -> None:
 
     @group.command("list")
     def list_cmd(ctx: typer.Context,
-                 snapshot: Optional[str] = typer.Option(None, "--snapshot", help="A snapshot id (default: the latest)."),
+                 snapshot: Optional[str] = typer.Option(None, "--snapshot",
+                                                        help="A snapshot id (default: the latest)."),
                  marked: Optional[bool] = typer.Option(None, "--marked/--unmarked",
                                                        help="Only the marked, or only the unmarked, findings."),
                  as_json: bool = JSON_OPTION) -> None:
@@ -50,7 +51,8 @@ def register(app: typer.Typer) -> None:
 
     @group.command("mark")
     def mark_cmd(ctx: typer.Context,
-                 fingerprints: List[str] = typer.Argument(..., help="Fingerprints (or unique prefixes) from `secrets list`."),
+                 fingerprints: List[str] = typer.Argument(...,
+                                                          help="Fingerprints (or unique prefixes) from `secrets list`."),
                  by: Optional[str] = typer.Option(None, "--by", help="Who reviewed it (default: the OS user)."),
                  note: Optional[str] = typer.Option(None, "--note", help="Why it is not a secret."),
                  as_json: bool = JSON_OPTION) -> None:
