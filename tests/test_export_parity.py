@@ -92,6 +92,7 @@ MISTAKES = {
 }
 
 
+@pytest.mark.slow
 def test_wrong_file_fails_at_every_type(sharp_llama, tmp_path):
     """Wrong metadata (written from an altered config) or a wrong tokenizer, each at every type, all measured in
     one child process against the right model: every one of the 29 files fails, naming the right check."""

@@ -299,6 +299,7 @@ def test_lineage_lists_the_marks_a_snapshot_applied(workspace):
     assert fp in section and "alice" in section and "generic-secret" in section and "fixture" in section
 
 
+@pytest.mark.slow
 async def test_review_in_the_snippets_pane_marks_a_finding(tmp_path, workspace, tiny_qwen2):
     """The Snippets pane's review (command palette: Review secret findings) lists each finding with its masked
     value and marks the highlighted one a false positive in the store."""
