@@ -316,8 +316,8 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, pr
         dropped.update(skipped.values())
         for rel in sorted(stats):
             result = fresh.get((source.name, rel))
-            if result is None:
-                result = cached[rel].result()
+            if result is None:      # the row's blob goes as its result comes: not both in memory at the peak
+                result = cached.pop(rel).result()
             findings.extend({"repo": source.name, "path": rel, "line": f.line, "kind": f.kind,
                              "fingerprint": f.fingerprint, "masked": f.masked,
                              **({"false_positive": True} if f.false_positive else {})}
