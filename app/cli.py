@@ -6,7 +6,6 @@ so `--help` never loads torch, transformers or llama_cpp.
 """
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 from typing import Optional
@@ -16,17 +15,13 @@ from typer._click import exceptions as click_exc  # typer 0.29 vendors click
 
 from app.errors import StudioError
 
+from app.commands import (card, complete, curate, demo, export, fork, init, keys, lineage, pipeline, promote, repos,
+                          route, secrets, serve, train, tui)
+from app.commands import eval as eval_command
+
 # Each module in app/commands/ defines register(app). Add a module here to add its commands.
-COMMAND_MODULES = [
-    "init", "fork", "lineage",
-    "repos", "curate", "secrets",
-    "promote", "card",
-    "eval", "complete",
-    "train",
-    "export",
-    "pipeline", "demo",
-    "serve", "keys", "route",
-]
+COMMAND_MODULES = (init, fork, lineage, repos, curate, secrets, promote, card, eval_command, complete, train, export,
+                   pipeline, demo, serve, keys, route, tui)
 
 app = typer.Typer(
     name="blackroad-studio",
@@ -52,8 +47,8 @@ def _global(
         open_studio(workspace)
 
 
-for _name in COMMAND_MODULES + ["tui"]:
-    importlib.import_module(f"app.commands.{_name}").register(app)
+for _module in COMMAND_MODULES:
+    _module.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
