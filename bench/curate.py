@@ -66,8 +66,9 @@ def reset(ws) -> None:
     shutil.rmtree(ws.dir("datasets"), ignore_errors=True)
 
 
-def timed(cmd: list[str], log: Path) -> tuple[float, int, str]:
-    """(wall seconds from start to exit, peak RSS in bytes of the process and its workers, stdout)."""
+def timed(cmd: list[str], log: Path) -> tuple[float, int, float, str]:
+    """(wall seconds from start to exit, peak RSS in bytes of the process and its workers, their CPU seconds (user +
+    system; on a busy machine the figure that says most), stdout)."""
     with tempfile.TemporaryFile() as out, open(log, "ab") as err:
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err)
@@ -78,19 +79,19 @@ def timed(cmd: list[str], log: Path) -> tuple[float, int, str]:
         text = out.read().decode()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[3:])} exited {proc.returncode}; see {log}")
-    return wall, usage.ru_maxrss * 1024, text
+    return wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, text
 
 
 def run_cli(ws_root: Path, corpus: Path, log: Path) -> dict:
-    wall, rss, out = timed(CLI + ["--workspace", str(ws_root), "curate", "--path", str(corpus), "--json"], log)
-    return {"seconds": wall, "rss": rss, "result": json.loads(out)}
+    wall, rss, cpu, out = timed(CLI + ["--workspace", str(ws_root), "curate", "--path", str(corpus), "--json"], log)
+    return {"seconds": wall, "rss": rss, "cpu": cpu, "result": json.loads(out)}
 
 
 def run_in_process(ws_root: Path, corpus: Path, log: Path) -> dict:
-    wall, rss, out = timed([sys.executable, str(Path(__file__).resolve()), "--one-call", str(ws_root), str(corpus)],
-                           log)
+    wall, rss, cpu, out = timed([sys.executable, str(Path(__file__).resolve()), "--one-call", str(ws_root),
+                                 str(corpus)], log)
     got = json.loads(out)
-    return {"seconds": got["seconds"], "process_seconds": wall, "rss": rss, "result": got["result"]}
+    return {"seconds": got["seconds"], "process_seconds": wall, "rss": rss, "cpu": cpu, "result": got["result"]}
 
 
 def one_call(ws_root: str, corpus: str) -> None:
@@ -137,7 +138,8 @@ def summary(runs: list[dict], files: int) -> dict:
     secs = [r["seconds"] for r in runs]
     med = statistics.median(secs)
     return {"seconds": secs, "median_s": med, "files_per_s": files / med,
-            "peak_rss_mb": max(r["rss"] for r in runs) / 2 ** 20}
+            "peak_rss_mb": max(r["rss"] for r in runs) / 2 ** 20,
+            "cpu_s_median": statistics.median(r["cpu"] for r in runs)}
 
 
 def main() -> None:
@@ -171,7 +173,8 @@ def main() -> None:
             for name, fn in (("cli_full", run_cli), ("in_process_full", run_in_process)):
                 reset(ws)
                 runs[name].append(fn(ws.root, corpus, log))
-                print(f"round {i + 1} {name}: {runs[name][-1]['seconds']:.2f} s (load {loadavg()})",
+                print(f"round {i + 1} {name}: {runs[name][-1]['seconds']:.2f} s, CPU {runs[name][-1]['cpu']:.1f} s "
+                      f"(load {loadavg()})",
                       file=sys.stderr, flush=True)
         target = corpus / "abc.py"
         for i in range(args.repeat):
@@ -181,7 +184,8 @@ def main() -> None:
                              f"        total += v * {i + 2}\n    return total\n")
                 runs[name].append(fn(ws.root, corpus, log))
                 assert runs[name][-1]["result"]["files_reprocessed"] == 1, runs[name][-1]["result"]["files_reprocessed"]
-                print(f"round {i + 1} {name}: {runs[name][-1]['seconds']:.3f} s (load {loadavg()})",
+                print(f"round {i + 1} {name}: {runs[name][-1]['seconds']:.3f} s, CPU {runs[name][-1]['cpu']:.2f} s "
+                      f"(load {loadavg()})",
                       file=sys.stderr, flush=True)
         paths = {name: {json.dumps(r["result"].get("workers"), sort_keys=True) for r in rs} for name, rs in runs.items()}
         if paths["cli_full"] != paths["in_process_full"] or paths["cli_incr"] != paths["in_process_incr"]:
@@ -207,13 +211,15 @@ def main() -> None:
             "load_average_start": load_start, "load_average_end": loadavg(),
         }
         print(f"full, CLI start to exit:   {cli_full['median_s']:.2f} s  {cli_full['files_per_s']:.0f} files/s  "
-              f"{n_bytes / 1e6 / cli_full['median_s']:.2f} MB/s  peak RSS {cli_full['peak_rss_mb']:.0f} MB  "
-              f"(goal >= 300 files/s)")
+              f"{n_bytes / 1e6 / cli_full['median_s']:.2f} MB/s  CPU {cli_full['cpu_s_median']:.1f} s  "
+              f"peak RSS {cli_full['peak_rss_mb']:.0f} MB  (goal >= 300 files/s)")
         print(f"full, in-process call:     {inp_full['median_s']:.2f} s  {inp_full['files_per_s']:.0f} files/s  "
-              f"peak RSS {inp_full['peak_rss_mb']:.0f} MB;  CLI / in-process {result['ratio_cli_vs_in_process_full_s']:.2f}")
+              f"CPU of its process {inp_full['cpu_s_median']:.1f} s  peak RSS {inp_full['peak_rss_mb']:.0f} MB;  "
+              f"CLI / in-process {result['ratio_cli_vs_in_process_full_s']:.2f}")
         print(f"incremental, CLI:          {cli_incr['median_s']:.3f} s  (one changed file; goal < 0.5 s)  "
-              f"peak RSS {cli_incr['peak_rss_mb']:.0f} MB")
-        print(f"incremental, in-process:   {inp_incr['median_s']:.3f} s;  CLI / in-process "
+              f"CPU {cli_incr['cpu_s_median']:.2f} s  peak RSS {cli_incr['peak_rss_mb']:.0f} MB")
+        print(f"incremental, in-process:   {inp_incr['median_s']:.3f} s  CPU of its process "
+              f"{inp_incr['cpu_s_median']:.2f} s;  CLI / in-process "
               f"{result['ratio_cli_vs_in_process_incremental_s']:.2f}")
         print(f"worker path (both): {result['workers']}")
         print(f"anchor: detect-secrets scan_file {anc['detect_secrets_files_per_s']:.1f} files/s; our scanner "
