@@ -5,7 +5,9 @@ stays free, and every request is recorded in the lineage store by a background w
 catalog.py  which models are served, from which GGUF, under which names
 engine.py   loaded models (LRU within a memory budget), slots, the bounded queue, cancellation
 recorder.py the background writer of usage rows
-api.py      the Starlette application: endpoints, keys, errors
+protocol.py the wire: OpenAI error objects, JSON bodies (1 MiB at most), parameters, JSON and SSE answers
+state.py    one server's shared state: names, key check, routes, A/B splits, issued completions, the recorder
+api.py      the Starlette application: the endpoints
 server.py   uvicorn with the ready line, SIGTERM, the state file `serve --print-config` reads
 clients.py  client configurations (Continue, llama.vim, OpenAI SDKs)
 vllm.py     `serve --engine vllm`: the same model names through vLLM's OpenAI server
