@@ -99,9 +99,12 @@ async def test_benchmarks_deltas_against_the_base(studio_ws):
         await settle(pilot)
         table = app.query_one("#bench-table")
         rows = {(table.get_row_at(i)[0], table.get_row_at(i)[1]): table.get_row_at(i) for i in range(table.row_count)}
-        assert str(rows[("humaneval", "–")][5]) == "+0.030"
-        assert str(rows[("internal", "overall")][5]) == "+0.230"
-        assert "2 better, 0 worse" in str(app.query_one("#bench-summary").render())
+        # each delta with ± half its paired 95% interval; "noise" when the interval holds zero
+        assert str(rows[("humaneval", "–")][6]) == "+0.030 ±0.035 noise" and str(rows[("humaneval", "–")][5]) == "100"
+        assert str(rows[("internal", "overall")][6]).startswith("+0.230 ±0.00")
+        assert str(rows[("general", "overall")][6]).endswith(" noise")
+        assert str(rows[("latency", "–")][6]) == "–"
+        assert "1 better, 0 worse (significant), 2 within noise" in str(app.query_one("#bench-summary").render())
 
 
 async def test_promote_then_sign_off_from_the_pane(studio_ws):
