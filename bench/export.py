@@ -28,7 +28,6 @@ import sys
 import tarfile
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 VERSION = "0.3.36"
@@ -39,12 +38,11 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
 
 
 def fetch_sdist(dest: Path) -> Path:
-    meta = json.load(urllib.request.urlopen(f"https://pypi.org/pypi/llama-cpp-python/{VERSION}/json", timeout=60))
-    url = next(u["url"] for u in meta["urls"] if u["packagetype"] == "sdist")
-    out = dest / url.rsplit("/", 1)[1]
-    print(f"downloading {url}", file=sys.stderr)
-    urllib.request.urlretrieve(url, out)
-    return out
+    """The llama-cpp-python sdist, through pip (PyPI's JSON API is not reachable everywhere pip is)."""
+    print(f"downloading the llama-cpp-python {VERSION} sdist with pip", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                    f"llama-cpp-python=={VERSION}", "-d", str(dest)], check=True)
+    return next(dest.glob(f"llama_cpp_python-{VERSION}.tar.gz"))
 
 
 def unpack(sdist: Path, dest: Path) -> Path:
