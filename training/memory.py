@@ -55,6 +55,7 @@ def estimate(model_cfg: dict, parameters: int, *, seq_len: int, micro_batch: int
     }
     parts["total"] = int(sum(parts.values()) * MARGIN)
     parts["lora_parameters"] = lora
+    parts["micro_batch"], parts["seq_len"] = micro_batch, seq_len  # what check() scales its suggestions by
     return parts
 
 
@@ -81,12 +82,24 @@ def check(parts: dict, free: int, *, seq_len: int, device: str, qlora: bool) -> 
     need = parts["total"]
     if need <= free:
         return
-    fixed = parts["weights"] + parts["lora"] + parts["gradients"] + parts["optimizer"] + parts["overhead"]
-    per_token_bytes = (parts["activations"] + parts["logits"]) / max(1, seq_len)
-    fitting = int((free / MARGIN - fixed) / per_token_bytes) if per_token_bytes else 0
+    fixed = sum(parts.get(k, 0) for k in ("weights", "lora", "gradients", "optimizer", "overhead", "runtime"))
+    micro = max(1, int(parts.get("micro_batch", 1)))
+    per_sequence = (parts["activations"] + parts["logits"]) / micro  # one window of seq_len tokens
+    room = free / MARGIN - fixed
     hints = []
-    if fitting >= 64:
-        hints.append(f"--seq-len {1 << (fitting.bit_length() - 1)}")
+
+    def power_of_two(n: float) -> int:
+        return 1 << (int(n).bit_length() - 1)
+
+    fitting_micro = int(room / per_sequence) if per_sequence > 0 and room > 0 else 0
+    if 1 <= fitting_micro < micro:  # fewer windows per forward pass: accumulation keeps the effective batch
+        hints.append(f"--micro-batch-size {power_of_two(fitting_micro)}")
+    per_token = per_sequence / max(1, seq_len)
+    fitting = room / (per_token * micro) if per_token > 0 and room > 0 else 0  # tokens a window, same micro batch
+    if 64 <= fitting < seq_len:
+        hints.append(f"--seq-len {power_of_two(fitting)}")
+    elif micro > 1 and fitting_micro < 1 and per_token > 0 and room / per_token >= 64:
+        hints.append(f"--micro-batch-size 1 --seq-len {power_of_two(room / per_token)}")
     if device == "cuda" and not qlora:
         hints.append("QLoRA (--qlora: 4-bit base through bitsandbytes)")
     if device == "cuda":

@@ -3,6 +3,7 @@ LoRA run started and cancelled from the Training pane, a streamed completion fro
 the watchdog RepoWatcher updating the Repos pane while the studio runs."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -120,6 +121,16 @@ async def test_train_from_the_pane_loss_curve_updates_then_cancel(tiny_ws):
         assert _column(table, "status") == ["cancelled"] and _column(table, "run") == [run["id"]]
         assert app.query_one("#train-cancel").disabled and not app.query_one("#train-launch").disabled
         assert pane.losses == [m["loss"] for m in recorded]  # the stored curve, once no run is live
+        stats = _text(app, "#train-stats")  # where it stopped (within a step: how many micro batches were dropped)
+        assert re.match(rf"cancelled (within step {len(recorded) + 1} after \d of \d micro batches \(dropped\)|"
+                        rf"after step {len(recorded)}) of 500; Resume continues from the checkpoint", stats), stats
+        # the cancelled run's model is not offered where a model is used; Lineage still shows it with its run
+        await pilot.press("4")
+        await settle(pilot)
+        assert "research/me/pilot" not in [value for _, value in app.query_one("#cmp-tuned")._options]
+        await pilot.press("5")
+        await settle(pilot)
+        assert "research/me/pilot [lora-finetune]" in app.export_screenshot()
 
 
 async def test_streamed_completion_from_the_embedded_gguf(embedded_workspace, tmp_path):
@@ -149,7 +160,7 @@ async def test_streamed_completion_from_the_embedded_gguf(embedded_workspace, tm
         text = app.query_one("#cmp-base-text").text
         assert text.strip(), "the model suggested nothing"
         assert len(streamed) >= 2 and "".join(m.piece for m in streamed) == text  # piece by piece, adding up
-        assert editor.suggestion == text
+        assert editor.full_suggestion == text and editor.suggestion.startswith(text.split("\n")[0])
         before = editor.text
         await pilot.press("tab")
         await pilot.pause()

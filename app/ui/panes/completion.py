@@ -120,7 +120,6 @@ class CompletionPane(Pane):
         editor = self.query_one("#cmp-editor", SuggestingEditor)
         editor.language = ensure_language(editor, "python")
         editor.move_cursor(editor.document.end)
-        self.query_one("#cmp-needs").display = False
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:

@@ -48,7 +48,8 @@ class PromotionPane(Pane):
                 yield Markdown("", id="promo-card")
 
     def load(self, store) -> dict:
-        from app.promotion import NEXT_STAGE, approval_items
+        from app.checklists import NEXT_STAGE
+        from app.promotion import approval_items
 
         # what can be promoted: finished research models and internal ones, newest research model first
         models = sorted(queries.offered_models(store, tuple(NEXT_STAGE)),
