@@ -57,8 +57,7 @@ def describe_plan(result: dict) -> str:
             f"{cfg.get('seq_len', '?')} tokens a step ({cfg.get('micro_batch_size', '?')} a micro batch) · needs "
             f"about {est['total'] / GIB:.1f} GiB of {est['free'] / GIB:.1f} GiB {where} — fits "
             f"(weights {est['weights'] / GIB:.2f}, LoRA+AdamW {lora / GIB:.2f}, activations "
-            f"{est['activations'] / GIB:.2f}, logits {est['logits'] / GIB:.2f}, runtime "
-            f"{est.get('runtime', 0) / GIB:.2f} GiB)")
+            f"{est['activations'] / GIB:.2f}, logits {est['logits'] / GIB:.2f} GiB, +15% margin)")
 
 
 class Field(Input):
