@@ -51,7 +51,7 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_ours(gguf: Path, threads: int, workdir: Path, queue: int) -> tuple[subprocess.Popen, str, str]:
+def start_ours(gguf: Path, threads: int, workdir: Path, queue: int, slots: int = 1) -> tuple[subprocess.Popen, str, str]:
     from app.forks import fork
     from app.workspace import Workspace
 
@@ -59,7 +59,9 @@ def start_ours(gguf: Path, threads: int, workdir: Path, queue: int) -> tuple[sub
     model = "forkies/bench@v1.0.0"
     fork(ws, str(gguf), model, prepare=False)
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--workspace", str(ws.root), "serve", model, "--no-auth",
-                             "--port", "0", "--json", "--threads", str(threads), "--queue", str(queue)],
+                             "--port", "0", "--json", "--queue", str(queue), "--slots", str(slots),
+                             # one slot: the anchor's threads; several: the server shares the cores between them
+                             *(["--threads", str(threads)] if slots == 1 else [])],
                             stdout=subprocess.PIPE, stderr=open(workdir / "ours.log", "w"), text=True, cwd=ROOT,
                             env=ENV)
     ready, _, _ = select.select([proc.stdout], [], [], 120)
@@ -209,6 +211,8 @@ def main() -> None:
     ap.add_argument("--parts", default="1,2,3")
     ap.add_argument("--typing-seconds", type=float, default=30)
     ap.add_argument("--seconds", type=float, default=60, help="length of part 3")
+    ap.add_argument("--slots", type=int, default=1, help="our slots (each keeps its own KV cache; threads are "
+                                                         "--threads per slot)")
     args = ap.parse_args()
     from app.forks import embedded_gguf
     from eval.llama_backend import LlamaBackend
@@ -220,10 +224,11 @@ def main() -> None:
     contexts = make_contexts(texts, counter.count_tokens, args.contexts, tokens=(900, 1100))
     counter.close()
     load = os.getloadavg()
-    result = {"gguf": gguf.name, "threads": args.threads, "contexts": len(contexts), "loadavg_before": load}
+    result = {"gguf": gguf.name, "threads": args.threads, "slots": args.slots, "contexts": len(contexts),
+              "loadavg_before": load}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        ours = start_ours(gguf, args.threads, work, queue=16)
+        ours = start_ours(gguf, args.threads, work, queue=16, slots=args.slots)
         theirs = start_theirs(gguf, args.threads, work) if parts & {1, 2} else None
         procs = [p for p in (ours, theirs) if p]
         try:
