@@ -35,6 +35,10 @@ PARAMS: dict[str, tuple[set[str], set[str]]] = {
     "not-expired": (set(), set()),
     "approval": (set(), {"require_note"}),
     "min-days-in-stage": ({"stage", "days"}, set()),
+    "staging-days": ({"days"}, set()),
+    "staging-requests": ({"at_least"}, set()),
+    "staging-p95": ({"below_ms"}, set()),
+    "staging-acceptance": ({"floor"}, set()),
 }
 
 
@@ -104,7 +108,7 @@ def _validate_item(raw: dict, where: str) -> dict:
         raise StudioError(f"{where}: item {raw['name']!r} ({check}): {'; '.join(parts)}")
     if check == "metric" and len(_COMPARISONS.keys() & raw.keys()) != 1:
         raise StudioError(f"{where}: item {raw['name']!r} needs exactly one of {', '.join(_COMPARISONS)}")
-    for key in ("margin", "days", *_COMPARISONS):
+    for key in ("margin", "days", "below_ms", "floor", *_COMPARISONS):
         if key in raw and (isinstance(raw[key], bool) or not isinstance(raw[key], (int, float))):
             raise StudioError(f"{where}: item {raw['name']!r}: {key} must be a number")
     return dict(raw)
@@ -290,10 +294,85 @@ def _min_days(s: Subject, item: dict) -> tuple[bool, str]:
     return passed, (f"in {item['stage']} since {since.date().isoformat()}: {int(days)} of {num(item['days'])} days")
 
 
+# -- staging: what the serve endpoint recorded of the model's real traffic (its own and its promotion parents') ----
+def _staged(s: Subject) -> tuple[list[dict], dict]:
+    from app import usage
+
+    if not hasattr(s, "_staging"):
+        s._staging = usage.served(s.store, s.ids)
+    return s._staging
+
+
+def _staging_days(s: Subject, item: dict) -> tuple[bool, str]:
+    rows, _ = _staged(s)
+    if not rows:
+        return False, f"not measured: no request served by {s.model['id']} recorded (serve it as internal first)"
+    since = ev.parse_time(rows[0]["time"])
+    days = (s.now - since).total_seconds() / 86400
+    passed = days >= item["days"]
+    return passed, (f"served since {since.date().isoformat()} (first request, {rows[0]['model_id']}): "
+                    f"{int(days)} of {num(item['days'])} days")
+
+
+def _staging_requests(s: Subject, item: dict) -> tuple[bool, str]:
+    rows, _ = _staged(s)
+    ok = sum(1 for r in rows if r["status"] == "ok")
+    if not rows:
+        return False, f"not measured: no request served by {s.model['id']} recorded"
+    passed = ok >= item["at_least"]
+    return passed, f"{ok} ok request(s) of {len(rows)} served {'≥' if passed else 'not ≥'} {num(item['at_least'])}"
+
+
+def _staging_p95(s: Subject, item: dict) -> tuple[bool, str]:
+    from app import usage
+
+    rows, _ = _staged(s)
+    summary = usage.summarize(rows)
+    if summary["p95_ms"] is None:
+        return False, f"not measured: no answered request of {s.model['id']} with a recorded latency"
+    passed = summary["p95_ms"] < item["below_ms"]
+    return passed, (f"p95 {num(summary['p95_ms'])} ms {'<' if passed else 'not <'} {num(item['below_ms'])} ms "
+                    f"over {summary['ok']} ok request(s) of real traffic (p50 {num(summary['p50_ms'])} ms)")
+
+
+def _staging_acceptance(s: Subject, item: dict) -> tuple[bool, str]:
+    from app import routes, usage
+
+    rows, events = _staged(s)
+    mine = usage.acceptance(rows, events)
+    if not mine["shown"]:
+        return False, f"not measured: no completion of {s.model['id']} reported shown by an editor (/v1/events)"
+    rate = mine["accepted"] / mine["shown"]
+    stated = (f"acceptance {rate:.3f} (95% CI {intervals.fmt_ci(mine['ci95'], '.3f')}, "
+              f"{mine['accepted']} of {mine['shown']} shown)")
+    prod_id = routes.newest(s.store, "production", s.model["name"])
+    prod = None
+    if prod_id is not None and prod_id not in s.ids:
+        # its traffic as production and in its own staging (the models it was promoted from, not shared with ours)
+        prod_ids = [i for i in ev.evidence_ids(s.store, s.store.require_model(prod_id)) if i not in s.ids]
+        prod_rows, prod_events = usage.served(s.store, prod_ids)
+        prod = usage.acceptance(prod_rows, prod_events)
+    if prod is not None and prod["shown"]:
+        diff = usage.newcombe((mine["accepted"], mine["shown"]), (prod["accepted"], prod["shown"]))
+        below = diff[1] < 0
+        verdict = ("significantly below" if below else "significantly above" if diff[0] > 0 else "within noise of")
+        prod_rate = prod["accepted"] / prod["shown"]
+        return not below, (f"{stated} vs {prod_rate:.3f} for {prod_id} ({prod['accepted']} of {prod['shown']}): "
+                           f"difference {rate - prod_rate:+.3f}, 95% CI {intervals.fmt_ci(diff, '+.3f')}, "
+                           f"{verdict} it")
+    why = (f"{prod_id} has no acceptance recorded" if prod_id and prod_id not in s.ids
+           else f"no production model named {s.model['name']}")
+    passed = rate >= item["floor"]
+    notes = [f"the 95% interval straddles {num(item['floor'])}"] if stats.straddles(mine["ci95"], item["floor"]) else []
+    return passed, (f"{stated} {'≥' if passed else 'not ≥'} the floor {num(item['floor'])} ({why})"
+                    + "".join(f"; {n}" for n in notes))
+
+
 CHECKS: dict[str, Callable[[Subject, dict], tuple[bool, str]]] = {
     "metric": _metric, "no-regression": _no_regression, "secret-scan": _secret_scan,
     "attribution": _attribution, "artifacts-verified": _artifacts_verified, "not-expired": _not_expired,
-    "approval": _approval, "min-days-in-stage": _min_days,
+    "approval": _approval, "min-days-in-stage": _min_days, "staging-days": _staging_days,
+    "staging-requests": _staging_requests, "staging-p95": _staging_p95, "staging-acceptance": _staging_acceptance,
 }
 assert CHECKS.keys() == PARAMS.keys()
 

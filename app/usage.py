@@ -86,11 +86,27 @@ def _events(store, since: str | None) -> dict[str, dict]:
         params.append(since)
     out: dict[str, dict] = {}
     for cid, kind, chars in store.conn.execute(sql, params):
-        ev = out.setdefault(cid, {"kinds": set(), "accepted_chars": None})
-        ev["kinds"].add(kind)
-        if kind == "select" and chars is not None:
-            ev["accepted_chars"] = chars
+        _add_event(out, cid, kind, chars)
     return out
+
+
+def served(store, model_ids: list[str]) -> tuple[list[dict], dict[str, dict]]:
+    """Every request row of these models, oldest first, and the editors' events on their completions."""
+    marks = ", ".join("?" for _ in model_ids)
+    rows = store.query(f"SELECT * FROM serve_requests WHERE model_id IN ({marks}) ORDER BY time, id", list(model_ids))
+    out: dict[str, dict] = {}
+    for cid, kind, chars in store.conn.execute(
+            "SELECT e.completion_id, e.kind, e.accepted_chars FROM completion_events e JOIN serve_requests r "
+            f"ON r.completion_id = e.completion_id WHERE r.model_id IN ({marks})", list(model_ids)):
+        _add_event(out, cid, kind, chars)
+    return rows, out
+
+
+def _add_event(out: dict, cid: str, kind: str, chars: int | None) -> None:
+    ev = out.setdefault(cid, {"kinds": set(), "accepted_chars": None})
+    ev["kinds"].add(kind)
+    if kind == "select" and chars is not None:
+        ev["accepted_chars"] = chars
 
 
 def _resolve(store, model: str) -> str:

@@ -9,7 +9,7 @@ from app import promotion
 from app.cards import write_cards
 from app.checklists import load
 from app.errors import StudioError
-from lineage_seed import BASE, RESEARCH, T0, pin_clock, record_evals, seed
+from lineage_seed import BASE, RESEARCH, T0, pin_clock, record_evals, seed, traffic
 
 NOW = T0 + dt.timedelta(days=1)
 
@@ -39,7 +39,9 @@ def test_default_checklists(workspace):
     assert names == ["humaneval-pass@1", "internal-benchmark", "humaneval-no-regression", "general-no-regression",
                      "latency-p95",
                      "secret-scan", "base-attribution", "artifacts-sha256", "not-expired"]
-    assert [i["name"] for i in production["items"]] == names + ["legal-approval", "sla", "days-in-internal"]
+    assert [i["name"] for i in production["items"]] == names + ["legal-approval", "sla", "days-in-internal",
+                                                                 "staging-days", "staging-requests", "staging-p95",
+                                                                 "staging-acceptance"]
     assert internal["from_stages"] == ["research"] and production["from_stages"] == ["internal"]
 
 
@@ -150,7 +152,10 @@ def test_production_needs_signoffs_and_14_days(workspace, ready, monkeypatch):
     with pytest.raises(StudioError, match="from-stage"):
         promotion.promote(workspace, RESEARCH, "production", "coder", now=NOW)
     items = _items(promotion.checklist(workspace, internal, "production", now=NOW))
-    assert [n for n, i in items.items() if not i["passed"]] == ["legal-approval", "sla", "days-in-internal"]
+    assert [n for n, i in items.items() if not i["passed"]] == ["legal-approval", "sla", "days-in-internal",
+                                                                "staging-days", "staging-requests", "staging-p95",
+                                                                "staging-acceptance"]
+    traffic(workspace, internal, NOW, 14, 1000, 300)  # 14 days of staging, 30% accepted
     assert items["humaneval-pass@1"]["passed"]  # evidence of the promoted-from model counts
     with pytest.raises(StudioError, match="sign-off items: legal-approval, sla"):
         promotion.approve(workspace, internal, "latency-p95", by="ops")
@@ -162,7 +167,7 @@ def test_production_needs_signoffs_and_14_days(workspace, ready, monkeypatch):
     items = _items(promotion.checklist(workspace, internal, "production", now=later))
     assert items["legal-approval"]["passed"] and "signed by dana (legal)" in items["legal-approval"]["evidence"]
     assert not items["sla"]["passed"] and "without a note" in items["sla"]["evidence"]
-    assert items["days-in-internal"]["passed"]
+    assert items["days-in-internal"]["passed"] and items["staging-acceptance"]["passed"]
     promotion.approve(workspace, internal, "sla", by="sre", note="99.5% availability, p95 < 500 ms")
     out = promotion.promote(workspace, internal, "production", "coder", now=later)
     assert out["id"] == "production/coder/v1.0"
@@ -173,6 +178,7 @@ def test_production_needs_signoffs_and_14_days(workspace, ready, monkeypatch):
     store.close()
     # a second internal model of the same base promoted later: a minor step
     internal2 = promotion.promote(workspace, RESEARCH, "internal", "coder", now=NOW, write_cards=False)["id"]
+    traffic(workspace, internal2, NOW, 14, 1000, 300, prefix="b")
     for item, note in (("legal-approval", "ok"), ("sla", "same SLA")):
         promotion.approve(workspace, internal2, item, by="dana", note=note)
     assert promotion.promote(workspace, internal2, "production", "coder", now=later + dt.timedelta(days=1),
