@@ -139,12 +139,14 @@ class _Card:
         if s is None:
             return [NOT_RECORDED if self.model["stage"] != "forkies" else "A base model: no training data recorded here."]
         stats, config = s["stats"] or {}, s["config"] or {}
-        nested = ("languages", "dropped", "secret_findings", "classification")
+        nested = ("languages", "dropped", "secret_findings", "classification", "feedback")
         out = _kv([("snapshot", s["id"]), ("content hash", s["content_hash"]), ("path", self.p(s["path"])),
                    ("created", s["created"])])
         out += ["", "### Sources", "", *_table(list(s["sources"] or []), self.root)]
         out += ["", "### Counts", "", *_dict_table(stats, skip=nested)]
         out += ["", "### Language mix", "", *self._languages(stats.get("languages"))]
+        if stats.get("feedback"):
+            out += ["", "### Feedback", "", stats["feedback"]["summary"]]
         out += ["", "### Filters", "", *_dict_table(config), "", "Dropped (reason, count):", "",
                 *_dict_table(stats.get("dropped"))]
         subject = checklists.Subject(self.ws, self.store, self.model, self.now)

@@ -90,14 +90,30 @@ def _sources(store, repos, paths) -> tuple[list, list[dict], list[str]]:
     return sources, skipped, used
 
 
+def _feedback(store, model: str) -> dict:
+    """The captured accepted completions of a served model, for the engine."""
+    from app import routes
+
+    model_id = routes.resolve(store, model, through_routes=False)
+    if model_id is None:
+        raise StudioError(f"--feedback {model}: neither a model id nor a stage alias of this workspace")
+    captures = store.query("SELECT completion_id, prompt, suffix, accepted, language FROM feedback_captures "
+                           "WHERE model_id = ? ORDER BY completion_id", [model_id])
+    if not captures:
+        raise StudioError(f"--feedback {model_id}: no accepted completions captured (serve it with --capture)")
+    return {"model": model_id, "captures": captures}
+
+
 def curate(ws: Workspace, repos=(), paths=(), out=None, base_id=None,
            progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None,
            heldout_rate: float = 0.10, fim_rate: float = 0.5, seed: int = 42, exclude=(),
-           heldout_min_samples: int = 200) -> dict:
+           heldout_min_samples: int = 200, feedback_model: str | None = None) -> dict:
     """Build a dataset snapshot and record it; returns the `curate --json` dict. The held-out split holds the
     files under `heldout_rate`, grown to `heldout_min_samples` samples (capped; training/curation/split.py).
 
-    exclude: gitignore-style patterns (relative to each repo) to leave out of this snapshot."""
+    exclude: gitignore-style patterns (relative to each repo) to leave out of this snapshot.
+    feedback_model: a model (id or stage alias) whose accepted completions `serve --capture` kept join the train
+    split, tagged with their provenance."""
     from app.secret_marks import marked_fingerprints
     from training.curation import curate as engine
     from training.curation.samples import SampleConfig
@@ -113,6 +129,7 @@ def curate(ws: Workspace, repos=(), paths=(), out=None, base_id=None,
                 progress({"event": "log", "message": f"skipping repo {item['name']}: {item['reason']}"})
         if not sources:
             raise StudioError("nothing to curate: " + "; ".join(f"{s['name']}: {s['reason']}" for s in skipped))
+        feedback = _feedback(store, feedback_model) if feedback_model else None
         marked: dict[str, set[str]] = {}
         for name in used:
             marked[name] = {r["relpath"] for r in store.query("SELECT relpath FROM repo_changes WHERE repo = ?", [name])}
@@ -123,7 +140,7 @@ def curate(ws: Workspace, repos=(), paths=(), out=None, base_id=None,
             categories=category_rules(ws), false_positives=marked_fingerprints(store))
         try:
             result = engine.build(sources, cfg, cache_path(ws), ws.dir("datasets"), Path(out) if out else None,
-                                  marked, progress, cancel, exclude=tuple(exclude))
+                                  marked, progress, cancel, exclude=tuple(exclude), feedback=feedback)
         except engine.Cancelled:
             raise StudioError("curation cancelled; nothing was recorded") from None
         except NotADirectoryError as exc:

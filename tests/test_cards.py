@@ -119,3 +119,22 @@ def test_cli_card(cli, ws_root, workspace, seeded):
     assert out.stdout.startswith("# LINEAGE: research/platform/coder\n") and "wrote hf-card" in out.stderr
     missing = cli("card", "research/platform/nope")
     assert missing.returncode == 1 and "no model" in missing.stderr
+
+
+def test_lineage_says_the_feedback_a_model_was_trained_on(workspace, seeded):
+    """A snapshot with feedback from a staged model (curate --feedback): LINEAGE.md says how many from how many."""
+    from lineage_seed import SNAPSHOT
+    import json
+
+    store = workspace.store()
+    stats = store.snapshot(SNAPSHOT)["stats"]
+    assert "### Feedback" not in lineage_card(workspace, RESEARCH, now=NOW)
+    stats["feedback"] = {"model": "internal/coder/v1", "accepted_completions": 40, "samples": 37,
+                         "summary": "feedback from the staging of internal/coder/v1: 37 samples from 40 accepted completions"}
+    with store.conn:
+        store.conn.execute("UPDATE snapshots SET stats = ? WHERE id = ?", [json.dumps(stats), SNAPSHOT])
+    store.close()
+    text = lineage_card(workspace, RESEARCH, now=NOW)
+    assert ("### Feedback\n\nfeedback from the staging of internal/coder/v1: 37 samples from 40 accepted completions"
+            in text)
+    assert "| feedback |" not in text

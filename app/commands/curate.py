@@ -45,7 +45,8 @@ def _human(r: dict) -> str:
             f"{r['samples']['heldout']} held out"
             + (f" (categories of fewer than 20 samples, indicative only: {', '.join(r['heldout_indicative'])})"
                if r.get("heldout_indicative") else "") + "\n"
-            f"secrets found: {r['secrets_found']}; duplicates removed: {r['duplicates_removed']}")
+            f"secrets found: {r['secrets_found']}; duplicates removed: {r['duplicates_removed']}"
+            + (f"\n{r['feedback']['summary']}" if r.get("feedback") else ""))
 
 
 def register(app: typer.Typer) -> None:
@@ -62,6 +63,9 @@ def register(app: typer.Typer) -> None:
                                                         "quarter of all samples)."),
                    fim_rate: float = typer.Option(0.5, "--fim-rate", min=0.0, max=1.0, help="Units that also give a FIM sample."),
                    exclude: List[str] = typer.Option([], "--exclude", help="Leave out files (gitignore syntax, repo-relative; repeatable)."),
+                   feedback: Optional[str] = typer.Option(None, "--feedback", metavar="MODEL",
+                                                          help="Add the accepted completions `serve --capture` kept "
+                                                               "for MODEL to the train split."),
                    as_json: bool = JSON_OPTION) -> None:
         """Curate repos into a hashed dataset snapshot (secrets out, duplicates out, held-out split)."""
         from app.curation import curate
@@ -70,7 +74,7 @@ def register(app: typer.Typer) -> None:
         try:
             result = curate(workspace(ctx), repos=repo, paths=path, out=out, base_id=base, progress=progress,
                             heldout_rate=heldout, fim_rate=fim_rate, exclude=exclude,
-                            heldout_min_samples=heldout_min)
+                            heldout_min_samples=heldout_min, feedback_model=feedback)
         finally:
             progress.close()
         emit(result, as_json, _human)

@@ -244,8 +244,12 @@ def _pool_context(cfg: CurateConfig, tasks):
 
 def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_dir: Path, out: Path | None = None,
           marked: dict[str, set[str]] | None = None, progress: Callable[[dict], None] | None = None,
-          cancel: threading.Event | None = None, exclude: tuple[str, ...] = ()) -> dict:
+          cancel: threading.Event | None = None, exclude: tuple[str, ...] = (),
+          feedback: dict | None = None) -> dict:
     """Curate the sources into a snapshot; returns the stats (the caller records them).
+
+    feedback: {"model": id, "captures": [...]}: that model's accepted completions as train samples
+    (training/curation/feedback.py), said in the manifest and the stats.
 
     exclude: gitignore-style patterns, relative to each source's root, for files to leave out this time (counted
     as dropped "excluded"). They are part of the snapshot's config but not of the per-file cache's key."""
@@ -257,6 +261,8 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
 
         excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
         identity = {**identity, "exclude": list(exclude)}
+    if feedback is not None:
+        identity = {**identity, "feedback": {"model": feedback["model"]}}
     marked = marked or {}
     keys = {s.name: source_key(s.name, s.root) for s in sources}
     if len(keys) != len(sources):
@@ -298,12 +304,12 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
             raise Cancelled()
         _emit(progress, event="progress", stage="dedup", message="removing duplicates")
         counts = {"files_reprocessed": len(fresh), "files_rehashed": len(all_tasks), "workers": workers}
-        return _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts, progress)
+        return _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts, progress, feedback)
     finally:
         cache.close()
 
 
-def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, progress) -> dict:
+def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, progress, feedback=None) -> dict:
     """counts_in: files_reprocessed (content new or changed), files_rehashed (stat changed or marked) and workers
     (the worker path the files took)."""
     import numpy as np
@@ -373,6 +379,15 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, pr
         counts["heldout" if held else "train"] += n_samples
         if held:            # every held-out snippet counts in "overall"; categorised ones in theirs too
             categories["overall"] += n_kept
+    feedback_stats = None
+    if feedback is not None:
+        from training.curation import feedback as fb
+        from training.tokenizer import load
+
+        fb_lines, feedback_stats = fb.lines(feedback["model"], feedback["captures"], cfg.samples,
+                                            load(cfg.tokenizer_dir))
+        train.extend(fb_lines)
+        counts["train"] += len(fb_lines)
     _emit(progress, event="progress", stage="write", message="writing the snapshot")
     stats = {"files_scanned": files_scanned, "files_kept": files_kept, "snippets": int(keep.sum()),
              "samples": {"train": counts["train"], "heldout": counts["heldout"]},
@@ -384,9 +399,11 @@ def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, pr
              "dropped": {k: v for k, v in sorted(dropped.items()) if v},
              "samples_dropped": dict(sorted(samples_dropped.items())),
              "heldout_categories": dict(sorted(categories.items())),
-             "heldout_indicative": split.indicative(category_samples), "parse_errors": parse_errors}
+             "heldout_indicative": split.indicative(category_samples), "parse_errors": parse_errors,
+             **({"feedback": feedback_stats} if feedback_stats else {})}
     manifest = {"format": 1, "sources": [asdict(s) for s, *_ in per_source], "stats": stats,
-                "excluded": identity.get("exclude", [])}
+                "excluded": identity.get("exclude", []),
+                **({"feedback": feedback_stats["summary"]} if feedback_stats else {})}
     digest, folder, file_info = snapshot.write(datasets_dir, b"".join(train), b"".join(heldout), identity,
                                                manifest, out)
     return {"snapshot": snapshot.snapshot_id(digest), "content_hash": digest, "output": str(folder),
