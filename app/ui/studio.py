@@ -61,10 +61,10 @@ class StudioApp(App):
     # Pane keys: 1-7 from anything but a text field (where digits are typed), alt+1-7 from everywhere (a priority
     # binding: a field never sees it). Escape leaves a field for the tab bar, where 1-7 work again.
     BINDINGS = [
-        *(Binding(str(n), f"pane('{key}')", label, show=n == 1, key_display="1-7" if n == 1 else None)
-          for n, (key, label, _) in enumerate(PANES, 1)),
-        *(Binding(f"alt+{n}", f"show('{key}')", label, show=n == 1, priority=True,
-                  key_display="alt+1-7" if n == 1 else None) for n, (key, label, _) in enumerate(PANES, 1)),
+        *(Binding(str(n), f"pane('{key}')", "panes" if n == 1 else label, show=n == 1,
+                  key_display="1-7" if n == 1 else None) for n, (key, label, _) in enumerate(PANES, 1)),
+        *(Binding(f"alt+{n}", f"show('{key}')", "panes from a field" if n == 1 else label, show=n == 1,
+                  priority=True, key_display="alt+1-7" if n == 1 else None) for n, (key, label, _) in enumerate(PANES, 1)),
         Binding("escape", "leave_field", "Leave field"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("ctrl+r", "reload", "Reload"),

@@ -11,7 +11,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent.parent), str(HERE.parent), str(HERE)]
 
-from pilot import settle  # noqa: E402
+from pilot import settle, settle_pane  # noqa: E402
 from studio_seed import FIXED_ROOT, HARDWARE, NOW, build  # noqa: E402
 
 from app.ui.studio import PANES, StudioApp  # noqa: E402
@@ -26,7 +26,7 @@ async def main() -> None:
     async with app.run_test(size=(140, 42)) as pilot:
         for n, (key, _, _) in enumerate(PANES, 1):
             await pilot.press(str(n))
-            await settle(pilot)
+            await settle_pane(pilot, key)
             app.save_screenshot(filename=f"{key}.svg", path=str(OUT))
             print(OUT / f"{key}.svg")
         await pilot.press("1", "question_mark")

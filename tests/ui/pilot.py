@@ -49,3 +49,12 @@ async def drain(pilot, rounds: int = 3) -> None:
     for _ in range(rounds):
         await asyncio.sleep(0)
         await pilot._wait_for_screen()
+
+
+async def settle_pane(pilot, key: str) -> None:
+    """settle, and on the Training pane until its memory check has answered (it starts after a short pause)."""
+    await settle(pilot)
+    if key == "training":
+        form = pilot.app.query_one("#train-form")
+        await wait_for(pilot, lambda: form.gpu is not None and form.estimated, 120, "the memory check")
+        await settle(pilot)

@@ -3,7 +3,7 @@ fixed hardware, so the SVGs are the same on every run. Update with `pytest tests
 from __future__ import annotations
 
 import pytest
-from pilot import settle
+from pilot import settle_pane
 from studio_seed import HARDWARE, NOW
 
 from app.ui.studio import PANES, StudioApp
@@ -16,7 +16,7 @@ def test_pane_snapshot(snap_compare, studio_fixture_root, number, key):
 
     async def visit(pilot):
         await pilot.press(str(number))
-        await settle(pilot)
+        await settle_pane(pilot, key)
         assert app.query_one("#panes").active == key
 
     assert snap_compare(app, terminal_size=(140, 42), run_before=visit)

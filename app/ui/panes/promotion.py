@@ -182,7 +182,7 @@ class PromotionPane(Pane):
 
         def done(result: dict) -> None:
             self.model_id = None
-            self.app.notify(f"promoted to {result['id']}", timeout=6)
+            self.app.notify(f"promoted to {result['id']}", timeout=20)  # a milestone: left up a while
 
         self.act("promote", work, done)
 

@@ -77,6 +77,7 @@ class TrainForm(Vertical):
         self._filling = False
         self._timer: Timer | None = None
         self.estimate_no = 0
+        self.answered = 0  # the number of the newest check whose answer is shown
 
     def compose(self) -> ComposeResult:
         yield Static("", id="recipe", classes="intro")
@@ -168,14 +169,21 @@ class TrainForm(Vertical):
             self._timer.stop()
         self._timer = self.set_timer(ESTIMATE_PAUSE_S, self.estimate)
 
+    @property
+    def estimated(self) -> bool:
+        """No check waiting to start or running: the line shows the newest answer (screenshots wait for it)."""
+        return self._timer is None and self.answered == self.estimate_no
+
     def estimate(self) -> None:
         """The launch's own check (a dry run of app.training_jobs.train) in a worker; the newest request wins."""
+        self._timer = None
         if self.gpu is None or not self.app.ready:
             return
         try:
             form = self.values(need_id=False)
         except StudioError as exc:
             self.query_one("#train-estimate", Static).update(f"memory check: {one_line(exc)}")
+            self.answered = self.estimate_no
             return
         self.estimate_no += 1
         number, ws = self.estimate_no, self.app.workspace
@@ -190,6 +198,10 @@ class TrainForm(Vertical):
                     max_steps=form["max_steps"], epochs=form["epochs"], seq_len=form["seq_len"], dry_run=True,
                     **form["overrides"])
                 text, fits = describe_plan(result), True
+            except StudioError as exc:
+                text, fits = one_line(exc), False
+            except KeyError as exc:  # a config.json without the shapes the estimate reads
+                text, fits = f"the config.json of {form['base_id']} has no {exc.args[0]!r} to size the run by", False
             except Exception as exc:
                 text, fits = one_line(exc), False
             self.post_message(EstimateMade(number, text, fits))
@@ -200,6 +212,7 @@ class TrainForm(Vertical):
         message.stop()
         if message.number != self.estimate_no:
             return
+        self.answered = message.number
         line = self.query_one("#train-estimate", Static)
         line.set_class(not message.fits, "refused")
         line.update(message.text if message.fits else f"will not start: {message.text}")

@@ -1,0 +1,120 @@
+"""The studio as a newcomer meets it, in a real terminal (tmux, 160x48), only by keys: a fresh workspace (the demo is
+seeded) → curate → train with the CPU-sized defaults → export (merging first) → eval → checklist → a completion,
+capturing the screen at each step into docs/screenshots/newcomer/NN-step.txt (plain text, read by eye).
+
+    .venv/bin/python tests/ui/newcomer_tour.py [--workspace DIR] [--out docs/screenshots/newcomer]
+
+Long: seeding forks the embedded model (~30 s), training, export and eval run on the CPU (minutes on 2 cores)."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+from tmux_driver import Tmux  # noqa: E402
+
+MODEL = "research/newbie/coder"
+
+
+class Tour:
+    def __init__(self, term: Tmux, out: Path):
+        self.term, self.out, self.n = term, out, 0
+        self.t0 = time.monotonic()
+
+    def capture(self, name: str) -> None:
+        self.n += 1
+        path = self.out / f"{self.n:02d}-{name}.txt"
+        path.write_text(self.term.capture())
+        print(f"{time.monotonic() - self.t0:7.1f} s  {path.relative_to(ROOT)}", flush=True)
+
+    def wait(self, text: str, timeout: float) -> None:
+        self.term.wait_for(text, timeout=timeout, poll=0.5)
+
+    def keys(self, *keys: str, pause: float = 0.4) -> None:
+        for key in keys:
+            self.term.send(key)
+            time.sleep(pause)
+
+    def type(self, text: str) -> None:
+        self.term.send("-l", text)
+        time.sleep(0.4)
+
+    def palette(self, command: str, expect: str) -> None:
+        """ctrl+p, the command's words, Enter on the best match."""
+        self.keys("C-p")
+        self.wait("Search for commands", 30)
+        self.type(command)
+        self.wait(expect, 30)
+        self.keys("Down", "Enter")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workspace", type=Path, default=Path(tempfile.gettempdir()) / "blackroad-newcomer" / "ws")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "newcomer")
+    a = ap.parse_args()
+    if a.workspace.exists():
+        shutil.rmtree(a.workspace)
+    a.out.mkdir(parents=True, exist_ok=True)
+    for old in a.out.glob("*.txt"):
+        old.unlink()
+    term = Tmux([sys.executable, "-m", "app.cli", "--workspace", str(a.workspace)], width=160, height=48)
+    tour = Tour(term, a.out)
+    try:
+        tour.wait("seeding the demo workspace", 60)
+        tour.capture("seeding")
+        tour.wait("agent-hub", 600)
+        tour.capture("repos")
+        tour.palette("curate all", "Curate all repos")
+        tour.wait("snapshot snap-", 900)
+        tour.capture("curated")
+        tour.keys("2")
+        tour.wait("secret findings", 60)
+        tour.capture("snippets")
+        tour.keys("3")
+        tour.wait("fits", 300)
+        tour.capture("training-cpu-defaults")
+        tour.keys("Tab", "Tab", "Tab")  # tab bar → base → snapshot → the new model's id
+        tour.type(MODEL)
+        tour.keys("Escape")
+        tour.palette("start training", "Start training")
+        tour.wait("step 1/", 600)
+        tour.capture("training")
+        tour.wait("finished:", 1800)
+        tour.capture("trained")
+        tour.keys("5", "Tab")  # Lineage, the tree
+        tour.keys("Down", "Enter")  # the fork's child: the new model
+        tour.wait("next: Merge", 60)
+        tour.capture("lineage-model-steps")
+        tour.palette("export the selected", "Export the selected model")
+        tour.wait(f"export q8_0 {MODEL}: done", 1800)
+        tour.capture("exported")
+        tour.palette("evaluate the selected model: internal", "internal")
+        tour.wait(f"eval internal {MODEL}: done", 2400)
+        tour.capture("evaluated")
+        tour.palette("checklist of the selected", "Checklist of the selected model")
+        tour.wait("for internal", 120)
+        tour.capture("checklist")
+        tour.keys("4")
+        tour.wait("fine-tuned", 60)
+        tour.palette("suggest now", "Suggest now")
+        tour.wait("first token", 300)
+        tour.capture("completion")
+        tour.keys("C-q")
+        term.wait_closed(30)
+    except AssertionError as exc:
+        tour.capture("failed")
+        raise SystemExit(f"the tour stopped: {str(exc).splitlines()[0]}")
+    finally:
+        term.kill()
+
+
+if __name__ == "__main__":
+    main()
