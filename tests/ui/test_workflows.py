@@ -130,7 +130,9 @@ async def test_train_from_the_pane_loss_curve_updates_then_cancel(tiny_ws):
         assert "research/me/pilot" not in [value for _, value in app.query_one("#cmp-tuned")._options]
         await pilot.press("5")
         await settle(pilot)
-        assert "research/me/pilot [lora-finetune]" in app.export_screenshot()
+        tree = app.query_one("#lineage-tree")
+        labels = [str(node.label) for node in tree.root.children[0].children]
+        assert "research/me/pilot [lora-finetune]" in labels, labels
 
 
 async def test_streamed_completion_from_the_embedded_gguf(embedded_workspace, tmp_path):

@@ -1,6 +1,7 @@
 """Lineage: the derivation tree from forks to production, and the runs, artifacts, evals and events, searchable."""
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, Tree
@@ -103,7 +104,7 @@ class LineagePane(Pane):
         def add(node, model: dict) -> None:
             extra = f" [{model['relation']}]" if model.get("relation") and model["relation"] != "fork" else ""
             kids = children.get(model["id"], [])
-            label = model["id"] + extra
+            label = Text(model["id"] + extra)  # plain text: "[lora-finetune]" is not markup
             child = node.add(label, data=model["id"], expand=True) if kids else node.add_leaf(label, data=model["id"])
             for kid in kids:
                 add(child, kid)

@@ -58,7 +58,8 @@ class TrainingPane(Pane):
                 yield Static("", id="run-detail", classes="status")
 
     def on_mount(self) -> None:
-        self._draw_curve("loss")
+        if not self.steps:  # the first load may have drawn a run's curve already (show can come before mount)
+            self._draw_curve("loss")
 
     # -- data ---------------------------------------------------------------------------------------------------
     def load(self, store) -> dict:
