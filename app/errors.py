@@ -6,3 +6,11 @@ class StudioError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+def one_line(exc: BaseException) -> str:
+    """How an error reads in a toast or a status line: a StudioError's own words, else the type and message."""
+    if isinstance(exc, StudioError):
+        return str(exc)
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -108,3 +108,16 @@ def test_code_refers_to_nothing_outside_the_repository():
             if needle in text:
                 bad.append(f"{path.relative_to(ROOT)}: {needle}")
     assert not bad, bad
+
+
+def test_every_module_of_the_ui_package_holds_ui():
+    """app/ui is for what renders: a module there that does not use textual belongs in app/."""
+    graph_free = []
+    for module, path in _modules().items():
+        if module.startswith("app.ui.") and path.name != "__init__.py":
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+            names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+            if not any(n == "textual" or n.startswith("textual.") or n.startswith("app.ui") for n in names):
+                graph_free.append(module)
+    assert not graph_free, graph_free

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from app.ui.entry import one_line
+from app.errors import one_line
 from app.ui.messages import JobsListed, LineageChanged
 
 POLL_S = 2.0

@@ -19,7 +19,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from app.ui.entry import one_line
+from app.errors import one_line
 from app.ui.messages import (LineageChanged, RepoChanged, SeedFinished, SeedProgressed, WorkFailed,
                              WorkspaceReady)
 from app.ui.theme import STUDIO_THEME

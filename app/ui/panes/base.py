@@ -6,7 +6,7 @@ from typing import Any, Callable
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from app.ui.entry import one_line
+from app.errors import one_line
 from app.ui.messages import LineageChanged, WorkFailed
 
 

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Select, Static
 from textual_plotext import PlotextPlot
 
-from app.ui import queries
+from app import views
 from app.ui.panes.base import Pane, empty_state, fill_table, fmt
 
 
@@ -75,13 +75,13 @@ class BenchmarksPane(Pane):
         evaluated = [r["model_id"] for r in store.query(
             "SELECT model_id, max(id) AS last FROM eval_results GROUP BY model_id ORDER BY last DESC")]
         candidate = self.candidate if self.candidate in evaluated else (evaluated[0] if evaluated else None)
-        baseline = self.baseline or (queries.default_baseline(store, candidate) if candidate else None)
-        rows = queries.compare_evals(store, candidate, baseline) if candidate else []
+        baseline = self.baseline or (views.default_baseline(store, candidate) if candidate else None)
+        rows = views.compare_evals(store, candidate, baseline) if candidate else []
         if rows:
             from app.intervals import annotate
 
             annotate(store, candidate, baseline, rows)
-        return {"evaluated": evaluated, "models": queries.model_ids(store), "candidate": candidate,
+        return {"evaluated": evaluated, "models": views.model_ids(store), "candidate": candidate,
                 "baseline": baseline, "rows": rows}
 
     def show(self, data: dict) -> None:

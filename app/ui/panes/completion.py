@@ -15,9 +15,9 @@ from textual.timer import Timer
 from textual.widgets import Button, Select, Static, TextArea
 
 from app.ui.code import ensure_language
-from app.ui.entry import one_line
+from app.errors import one_line
 from app.ui.messages import CompletionReceived, SuggestionStreamed
-from app.ui import queries
+from app import views
 from app.ui.panes.base import Pane, fmt, progress_text
 
 PAUSE_S = 0.6
@@ -134,8 +134,8 @@ class CompletionPane(Pane):
     def load(self, store) -> dict:
         from app.actions import readiness
 
-        tuned = [m["id"] for m in queries.offered_models(store) if m["stage"] != "forkies"]
-        return {"tuned": tuned, "base": queries.model_ids(store, ("forkies",)),
+        tuned = [m["id"] for m in views.offered_models(store) if m["stage"] != "forkies"]
+        return {"tuned": tuned, "base": views.model_ids(store, ("forkies",)),
                 "ready": {m: readiness(store, m) for m in tuned}}
 
     def show(self, data: dict) -> None:

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, Tree
 
-from app.ui import queries
+from app import views
 from app.ui.panes.base import Pane, empty_state, fill_table, fmt
 from app.ui.panes.model_actions import ModelActions
 
@@ -80,7 +80,7 @@ class LineagePane(Pane):
         from app.actions import readiness
 
         model_id = self.model_id if self.model_id and store.model(self.model_id) else None
-        return {"graph": graph(store), "tables": queries.lineage_tables(store, model_id),
+        return {"graph": graph(store), "tables": views.lineage_tables(store, model_id),
                 "readiness": readiness(store, model_id) if model_id else None}
 
     def show(self, data: dict) -> None:
@@ -117,7 +117,7 @@ class LineagePane(Pane):
         needle = self.query_one("#lineage-search", Input).value
         for name in COLUMNS:
             rows = [(r, _cells(name, r)) for r in self.tables.get(name, [])]
-            kept = [(r, cells) for r, cells in rows if queries.matches(list(cells), needle)]
+            kept = [(r, cells) for r, cells in rows if views.matches(list(cells), needle)]
             self.shown[name] = [r for r, _ in kept]
             fill_table(self.query_one(f"#lineage-{name}-table", DataTable), [cells for _, cells in kept])
 

@@ -94,7 +94,7 @@ class ModelActions(Vertical):
         from app import actions
 
         ws, model_id = self.app.workspace, self.model_id
-        from app.ui.estimate import hardware_of
+        from app.hardware import hardware_of
 
         gpu = bool(hardware_of(self.app).get("gpus"))
         if button == "act-merge":

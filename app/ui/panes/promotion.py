@@ -7,8 +7,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Markdown, Select, Static
 
 from app.errors import StudioError
-from app.ui.entry import one_line
-from app.ui import queries
+from app.errors import one_line
+from app import views
 from app.ui.panes.base import Pane, empty_state, fill_table
 
 STAGES = ("internal", "production")
@@ -52,7 +52,7 @@ class PromotionPane(Pane):
         from app.promotion import approval_items
 
         # what can be promoted: finished research models and internal ones, newest research model first
-        models = sorted(queries.offered_models(store, tuple(NEXT_STAGE)),
+        models = sorted(views.offered_models(store, tuple(NEXT_STAGE)),
                         key=lambda m: (m["stage"] == "research", m.get("created") or ""), reverse=True)
         ids = [m["id"] for m in models]
         picked = self.picked or self.model_id

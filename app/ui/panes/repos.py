@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Static
 
-from app.ui import queries
+from app import views
 from app.ui.messages import CurationFinished
 from app.ui.panes.base import Pane, empty_state, fill_table
 
@@ -32,13 +32,13 @@ class ReposPane(Pane):
     def load(self, store) -> list[dict]:
         ws = self.app.workspace
         from app.repos import changed_files
-        return queries.repos_overview(store, changed=lambda row: changed_files(ws, store, row))
+        return views.repos_overview(store, changed=lambda row: changed_files(ws, store, row))
 
     def show(self, repos: list[dict]) -> None:
         self.query_one("#repos-empty").show_if(not repos)
         table = self.query_one("#repos-table", DataTable)
         table.display = bool(repos)
-        fill_table(table, [(r["name"], r["kind"], queries.format_mix(r["languages"]),
+        fill_table(table, [(r["name"], r["kind"], views.format_mix(r["languages"]),
                             str(r["changed"]), r["path"] + ("  (missing)" if r["missing"] else ""))
                            for r in repos], [r["name"] for r in repos])
 

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Select, Static, TextArea
 
-from app.ui import queries
+from app import views
 from app.ui.code import show_code
 from app.ui.panes.base import Pane, empty_state, fill_table
 from app.ui.panes.secret_review import SecretReview
@@ -56,12 +56,12 @@ class SnippetsPane(Pane):
 
     # -- data ---------------------------------------------------------------------------------------------------
     def load(self, store) -> dict:
-        snaps = queries.snapshots(store)
+        snaps = views.snapshots(store)
         chosen = next((s for s in snaps if s["id"] == self.snapshot_id), snaps[0] if snaps else None)
         if chosen is None:
             return {"snapshots": [], "chosen": None}
-        return {"snapshots": snaps, "chosen": chosen, "samples": queries.read_samples(chosen),
-                "report": queries.snapshot_report(chosen)}
+        return {"snapshots": snaps, "chosen": chosen, "samples": views.read_samples(chosen),
+                "report": views.snapshot_report(chosen)}
 
     def show(self, data: dict) -> None:
         snaps, chosen = data["snapshots"], data["chosen"]

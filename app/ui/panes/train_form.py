@@ -13,7 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Select, Static
 
 from app.errors import StudioError
-from app.ui.entry import one_line
+from app.errors import one_line
 from app.ui.messages import EstimateMade
 
 GIB = 1024 ** 3

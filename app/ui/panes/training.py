@@ -11,8 +11,8 @@ from textual_plotext import PlotextPlot
 
 from app.errors import StudioError
 from app.pipeline import STEP_NAMES
-from app.ui import estimate, queries
-from app.ui.entry import one_line
+from app import hardware, views
+from app.errors import one_line
 from app.ui.messages import HardwareProbed, LineageChanged, LossLogged, PipelineStepped, RunFinished, RunStarted
 from app.ui.panes.base import Pane, fill_table, fmt
 from app.ui.panes.train_form import TrainForm, recipe_defaults
@@ -64,13 +64,13 @@ class TrainingPane(Pane):
     # -- data ---------------------------------------------------------------------------------------------------
     def load(self, store) -> dict:
         if not self.hardware:
-            self.post_message(HardwareProbed(estimate.hardware_of(self.app)))
-        runs = queries.runs(store, kind="train")
+            self.post_message(HardwareProbed(hardware.hardware_of(self.app)))
+        runs = views.runs(store, kind="train")
         live = next((r["id"] for r in runs if r["status"] in ("running", "queued")), None)
         shown = self.shown_run or live or (runs[0]["id"] if runs else None)
-        curve = queries.loss_curve(store, shown) if shown else ([], [])
+        curve = views.loss_curve(store, shown) if shown else ([], [])
         return {"bases": [m for m in store.models() if m["stage"] == "forkies"],
-                "snapshots": queries.snapshots(store), "runs": runs, "shown": shown, "curve": curve,
+                "snapshots": views.snapshots(store), "runs": runs, "shown": shown, "curve": curve,
                 "steps": {r["id"]: len(store.metrics(r["id"])) for r in runs}}
 
     def show(self, data: dict) -> None:
