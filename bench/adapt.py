@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# the repository instead of bench/ first on the path: bench/secrets.py would shadow the standard library's secrets
+# the repository first on the path, as the studio itself runs
 sys.path[0] = str(ROOT)
 
 

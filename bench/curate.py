@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# bench/ holds scripts named like stdlib modules (secrets.py): import from the checkout's root, never from bench/
+# import from the checkout's root first, as the studio itself runs
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 # What the `blackroad-studio` console script runs (pyproject: app.cli:run), resolved from this checkout.
 CLI = [sys.executable, "-c", "import sys; sys.argv[0] = 'blackroad-studio'; from app.cli import run; run()"]

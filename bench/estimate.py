@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # not bench/: its module names (bench/secrets.py) would shadow the standard library
+sys.path[0] = str(ROOT)  # the repo first, as the studio itself runs
 GIB = 1024 ** 3
 DEFAULT_SIZES = "256x1,256x4,512x2,1024x1"
 

@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo, not bench/ (bench/secrets.py is no stdlib)
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo first, as the studio itself runs
 
 SMOL = "forkies/smollm2-135m-instruct@v1.0.0"
 V1, V2 = "internal/coder/v1", "internal/coder/v2"

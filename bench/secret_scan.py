@@ -1,7 +1,7 @@
 """Secret scanning, precision and recall: ours (training.curation.secrets.scan, as curation runs it) against
 detect-secrets' default scan (`scan_file` under `default_settings()`) of the same files, side by side in one run.
 
-    .venv/bin/python bench/secrets.py [--stdlib DIR] [--workers 2]
+    .venv/bin/python bench/secret_scan.py [--stdlib DIR] [--workers 2]
 
 Precision: the interpreter's standard library, the files curation would scan (its path and content filters).
 It holds no real credential, so every finding is a false positive: counted as findings, as distinct lines, as
