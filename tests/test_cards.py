@@ -56,7 +56,7 @@ def test_card_sections_and_values_come_from_the_store(workspace, seeded):
     assert "| general-no-regression | pass | score 0.55 vs 0.56" in text and "within noise" in text
     assert "research/platform/coder [lora-finetune]" in text and "internal/coder/v1 [promotion]   <- this model" in text
     assert "| python | 3500 | 68.4% | 300 | 910,000 |" in text and "| agent-hub | 4f2a9c1e |" in text
-    assert "| agent-hub | agent_hub/settings.py | aws-key | 12 |" in text
+    assert "| agent-hub | agent_hub/settings.py | 12 | aws-key |" in text
     assert "| gpu | NVIDIA H100 80GB HBM3 |" in text and "| seed | 42 |" in text
     assert "blackroad-studio promote internal/coder/v1 --to production --name coder" in text
     assert "| days-in-internal | FAIL |" in text
