@@ -1,6 +1,6 @@
 """The `blackroad-studio` command line: global options, the command modules, and the error contract.
 
-Contract (DESIGN.md): `--json` prints exactly one JSON object on stdout; diagnostics go to stderr; exit 0 on
+Contract (docs/CONVENTIONS.md): `--json` prints exactly one JSON object on stdout; diagnostics go to stderr; exit 0 on
 success, 1 on a user error with a one-line reason, 2 on a usage error. Command modules stay light at import time
 so `--help` never loads torch, transformers or llama_cpp.
 """

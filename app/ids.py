@@ -1,4 +1,4 @@
-"""Model ids and stages (DESIGN.md): the id carries its stage as a prefix, and each stage its own shape."""
+"""Model ids and stages (docs/CONVENTIONS.md): the id carries its stage as a prefix, and each stage its own shape."""
 from __future__ import annotations
 
 import re

@@ -11,7 +11,7 @@ into a bench workspace (once; its tokenizer counts the tokens), then measures, a
   (its imports and the interpreter's start and exit left out), peak RSS the same way;
 for a full run (an empty per-file cache, every file processed) and an incremental one (one file changed: a function
 appended, everything else from the cache). Both report the worker path they took (start method, processes); the
-run fails if the two differ. Anchor: detect-secrets `scan_file` with default settings (STACK.md measured 13
+run fails if the two differ. Anchor: detect-secrets `scan_file` with default settings (measured here at 13
 files/s) against our secrets scanner alone, on the same sample of files. Medians over --repeat rounds; the load
 average at the start and the end (the figures are only comparable on a quiet machine).
 """

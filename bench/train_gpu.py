@@ -1,6 +1,6 @@
 """GPU LoRA throughput: our trainer against HF Trainer + peft on a Qwen2.5-Coder-7B-shaped model (random weights).
 
-Shape from STACK.md (28 layers, hidden 3584, intermediate 18944, 28 heads, 4 kv heads, vocab 152064), seq 2048,
+Qwen2.5-Coder-7B's shape (28 layers, hidden 3584, intermediate 18944, 28 heads, 4 kv heads, vocab 152064), seq 2048,
 bf16, the seed's LoRA recipe, effective batch 16. The model is built from the config directly on the GPU (no
 weights on disk; throughput does not depend on their values); both sides get the same samples (code-like text of
 512..2048 tokens, prompt masked on completion samples, FIM whole). Reported per side: real (non-pad) tokens/s over
@@ -33,7 +33,7 @@ SHAPES = {
     "tiny": dict(num_hidden_layers=2, hidden_size=128, intermediate_size=352, num_attention_heads=4,
                  num_key_value_heads=2, vocab_size=4096, rope_theta=1_000_000.0),
 }
-PEAK_BF16 = 790e12  # measured dense bf16 matmul on the H100/H200 of this project (STACK.md)
+PEAK_BF16 = 790e12  # measured dense bf16 matmul on the H100/H200 of this project
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 

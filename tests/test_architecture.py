@@ -104,7 +104,7 @@ def test_code_refers_to_nothing_outside_the_repository():
     bad = []
     for path in _modules().values():
         text = path.read_text(encoding="utf-8")
-        for needle in ("../shared", "shared/DESIGN.md", "shared/STACK.md"):
+        for needle in ("../shared", "DESIGN" + ".md", "STACK" + ".md"):  # split so this file passes its own check
             if needle in text:
                 bad.append(f"{path.relative_to(ROOT)}: {needle}")
     assert not bad, bad

@@ -1,4 +1,4 @@
-"""Tiny Qwen2 and Llama models built from a config, with a BPE tokenizer trained in a second (STACK.md).
+"""Tiny Qwen2 and Llama models built from a config, with a BPE tokenizer trained in a second.
 
 The Qwen2 tokenizer uses Qwen2's pre-tokenizer (Split on the Qwen2 regex, isolated, then ByteLevel without regex)
 so llama.cpp tokenizes like transformers does. Used by tests of forks, training, export and eval.

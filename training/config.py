@@ -1,4 +1,4 @@
-"""TrainConfig: the seed's LoRA recipe as defaults (DESIGN.md), saved with every run and hashed.
+"""TrainConfig: the seed's LoRA recipe as defaults (docs/training.md), saved with every run and hashed.
 
 The hash covers what changes the trained weights (recipe, data, base, seed); paths of outputs and the step budget
 of a resumed run do not change what a step computes, so they stay out of it.

@@ -1,6 +1,6 @@
 """File helpers every part shares: sha256 of files and folders, atomic writes (temp file beside, then rename).
 
-It lives in the first engine so that engines can use it without importing app/ (DESIGN.md)."""
+It lives in the first engine so that engines can use it without importing app/ (docs/ARCHITECTURE.md)."""
 from __future__ import annotations
 
 import contextlib

@@ -6,7 +6,7 @@ returned, logged or stored. The fingerprint (a salted SHA-256 of the value, like
 hashed_secret) is what a reviewer marks as a false positive: a marked value is reported but neither redacted nor
 held against the code around it, in this snapshot and every later one. `masked` shows the value's shape (its
 length, and its first and last characters when it is long enough) for the review.
-detect-secrets' `scan_file` is far too slow to run on every file (13 files/s on the standard library, STACK.md),
+detect-secrets' `scan_file` is far too slow to run on every file (13 files/s on the standard library, docs/benchmarks.md),
 so its plugins see only the lines that our cheap prefilter marks: long quoted strings and secret-looking names.
 """
 from __future__ import annotations
