@@ -1,12 +1,11 @@
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_runner import run_cli  # noqa: E402
 
 
 @pytest.fixture
@@ -36,13 +35,6 @@ def tiny_llama(tmp_path_factory) -> Path:
     from tiny_models import make_tiny_llama
 
     return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama") / "model")
-
-
-def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int = 600):
-    """Run the real console entry point in a subprocess; returns CompletedProcess (text)."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or ROOT, timeout=timeout)
 
 
 @pytest.fixture

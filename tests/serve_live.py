@@ -84,7 +84,7 @@ def wait_rows(ws, n, sql="SELECT * FROM serve_requests ORDER BY id", timeout=10.
 
 def cli_json(ws, *args) -> dict:
     """The real CLI with --json on the workspace; its one JSON object (the command must succeed)."""
-    from conftest import run_cli
+    from cli_runner import run_cli
 
     out = run_cli("--workspace", str(ws.root), *args, "--json")
     assert out.returncode == 0, out.stderr

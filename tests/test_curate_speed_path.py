@@ -12,7 +12,7 @@ import pytest
 from app.forks import fork
 from app.repos import cache_path
 from app.workspace import Workspace
-from conftest import ROOT, run_cli
+from cli_runner import ROOT, run_cli
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import run_cli
+from cli_runner import run_cli
 from serve_live import INTERNAL, SMOL, TINY, Live, cli_json, db_rows, make_serve_workspace, wait_rows
 
 PREFIX = "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n"

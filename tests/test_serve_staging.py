@@ -152,7 +152,7 @@ def test_vllm_command_for_one_model_and_missing_vllm(staged):
 
 
 def cli_json_error(ws, *args) -> str:
-    from conftest import run_cli
+    from cli_runner import run_cli
 
     out = run_cli("--workspace", str(ws.root), *args)
     assert out.returncode == 1 and "Traceback" not in out.stderr
