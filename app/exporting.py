@@ -199,7 +199,7 @@ def _model_export(store, target, files, verify, run_id, progress, cancel):
     from export import parity
     from export.hf_source import open_model
     from export.quantize import quantize
-    from export.tensor_names import KQUANT_TYPES
+    from export.tensor_names import LLAMA_CPP_TYPES
     from export.vocab import load_vocab
     from export.writer import write_gguf
 
@@ -211,9 +211,9 @@ def _model_export(store, target, files, verify, run_id, progress, cancel):
     with _Staging(files) as staging, \
             tempfile.TemporaryDirectory(prefix=".export-", dir=next(iter(files.values())).parent) as scratch:
         for qtype in files:
-            if qtype not in KQUANT_TYPES:
+            if qtype not in LLAMA_CPP_TYPES:
                 summaries[qtype] = write_gguf(model, vocab, staging.path(qtype), qtype, meta, progress, cancel)
-        kquants = [t for t in files if t in KQUANT_TYPES]
+        kquants = [t for t in files if t in LLAMA_CPP_TYPES]
         checks = [(staging.tmp[t], t) for t in summaries]
         source_float = next((t for t in FLOAT_PREFERENCE if t in summaries), None)
         if kquants and source_float is None:  # the K-quants start from a lossless float file, checked like the rest
@@ -231,7 +231,7 @@ def _model_export(store, target, files, verify, run_id, progress, cancel):
         staging_paths = {t: str(p) for t, p in staging.tmp.items()}
         staging.publish()
     return [_record(store, "gguf", files[t], t, target, run_id,
-                    {**by_path[staging_paths[t]], **({"quantized_from": source_float} if t in KQUANT_TYPES else {})},
+                    {**by_path[staging_paths[t]], **({"quantized_from": source_float} if t in LLAMA_CPP_TYPES else {})},
                     summaries[t]) for t in files], level
 
 

@@ -118,18 +118,23 @@ def _resolve(store, model: str) -> str:
 
 def _load(ws: Workspace, since: str | None, model_ids: list[str] | None) -> tuple[str | None, list[dict], dict]:
     with ws.store() as store:
-        start = parse_since(since, store.clock())
-        sql, params = "SELECT * FROM serve_requests WHERE 1=1", []
-        if model_ids is not None:
-            sql += f" AND model_id IN ({', '.join('?' for _ in model_ids)})"
-            params += model_ids
-        if start is not None:
-            sql += " AND time >= ?"
-            params.append(start)
-        return start, store.query(sql + " ORDER BY id", params), _events(store, start)
+        return load(store, since, model_ids)
 
 
-def _grouped(rows: list[dict], field: str, empty: str, events: dict) -> dict:
+def load(store, since: str | None, model_ids: list[str] | None = None) -> tuple[str | None, list[dict], dict]:
+    """The window's start, its request rows (of these models; None: all), and the editors' events on them."""
+    start = parse_since(since, store.clock())
+    sql, params = "SELECT * FROM serve_requests WHERE 1=1", []
+    if model_ids is not None:
+        sql += f" AND model_id IN ({', '.join('?' for _ in model_ids)})"
+        params += model_ids
+    if start is not None:
+        sql += " AND time >= ?"
+        params.append(start)
+    return start, store.query(sql + " ORDER BY id", params), _events(store, start)
+
+
+def grouped(rows: list[dict], field: str, empty: str, events: dict) -> dict:
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(r[field] or empty, []).append(r)
@@ -144,10 +149,10 @@ def usage(ws: Workspace, model: str | None = None, since: str | None = "1d") -> 
             model_id = _resolve(store, model)
     start, rows, events = _load(ws, since, [model_id] if model_id else None)
     return {"since": start, "model": model_id, **summarize(rows, events),
-            "by_model": _grouped(rows, "model_id", "(none)", events),
-            "by_capability": _grouped([r for r in rows if r["capability"]], "capability", "", events),
-            "by_key": _grouped(rows, "key_name", "(no key)", events),
-            "by_endpoint": _grouped(rows, "endpoint", "", events)}
+            "by_model": grouped(rows, "model_id", "(none)", events),
+            "by_capability": grouped([r for r in rows if r["capability"]], "capability", "", events),
+            "by_key": grouped(rows, "key_name", "(no key)", events),
+            "by_endpoint": grouped(rows, "endpoint", "", events)}
 
 
 def newcombe(a: tuple[int, int], b: tuple[int, int]) -> list[float] | None:
@@ -161,6 +166,13 @@ def newcombe(a: tuple[int, int], b: tuple[int, int]) -> list[float] | None:
     (la, ua), (lb, ub) = wilson(xa, na), wilson(xb, nb)
     d = pa - pb
     return [round(d - ((pa - la) ** 2 + (ub - pb) ** 2) ** 0.5, 4), round(d + ((ua - pa) ** 2 + (pb - lb) ** 2) ** 0.5, 4)]
+
+
+def verdict(a: str, b: str, diff: list[float] | None) -> str:
+    """Which of two models is accepted more often, when the interval of the difference (a - b) excludes zero."""
+    if diff is not None and (diff[0] > 0 or diff[1] < 0):
+        return f"{a if diff[0] > 0 else b} is accepted more often"
+    return "not enough evidence"
 
 
 def median_difference(a: list[float], b: list[float], resamples: int = 2000, seed: int = 42) -> dict | None:
@@ -193,13 +205,10 @@ def compare(ws: Workspace, a: str, b: str, since: str | None = "all") -> dict:
     acc = [sides[i]["acceptance"] for i in ids]
     diff = newcombe((acc[0]["accepted"], acc[0]["shown"]), (acc[1]["accepted"], acc[1]["shown"]))
     latency = median_difference(sides[ids[0]].pop("_totals"), sides[ids[1]].pop("_totals"))
-    verdict = "not enough evidence"
-    if diff is not None and (diff[0] > 0 or diff[1] < 0):
-        verdict = f"{ids[0] if diff[0] > 0 else ids[1]} is accepted more often"
     return {"since": start, "a": ids[0], "b": ids[1], "models": sides,
             "acceptance_difference": {"value": None if diff is None else round(acc[0]["rate"] - acc[1]["rate"], 4),
                                       "ci95": diff},
-            "p50_ms_difference": latency, "verdict": verdict}
+            "p50_ms_difference": latency, "verdict": verdict(ids[0], ids[1], diff)}
 
 
 def render(result: dict) -> str:

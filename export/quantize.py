@@ -1,4 +1,4 @@
-"""K-quants (Q4_K_M, Q5_K_M, Q6_K) through llama.cpp's own quantizer (llama-cpp-python's llama_model_quantize).
+"""The 4-6 bit types (Q4_0, Q4_1, Q5_0, Q4_K_M, Q5_K_M, Q6_K) through llama.cpp's own quantizer (llama-cpp-python's llama_model_quantize).
 
 The quantizer runs in a child process: a GGML assertion aborts the process it runs in, and the export (and the
 app above it) must survive that with a one-line error. `python -m export.quantize IN OUT TYPE` is that child.
@@ -17,7 +17,7 @@ from typing import Callable
 from export.errors import ExportError
 from training.cancel import check
 
-FTYPES = {"q4_k_m": 15, "q5_k_m": 17, "q6_k": 18}  # LLAMA_FTYPE_MOSTLY_*
+FTYPES = {"q4_0": 2, "q4_1": 3, "q5_0": 8, "q4_k_m": 15, "q5_k_m": 17, "q6_k": 18}  # LLAMA_FTYPE_MOSTLY_*
 
 
 def _quantize_here(src: str, dst: str, qtype: str) -> None:
@@ -35,7 +35,7 @@ def quantize(src: Path | str, dst: Path | str, qtype: str, progress: Callable[[d
              cancel: threading.Event | None = None, timeout_s: float = 6 * 3600) -> dict:
     """Quantize the GGUF `src` (f32/f16/bf16) into `dst` as `qtype`; the caller makes `dst` atomic."""
     if qtype not in FTYPES:
-        raise ExportError(f"unknown K-quant {qtype!r}; known: {', '.join(FTYPES)}")
+        raise ExportError(f"unknown llama.cpp type {qtype!r}; known: {', '.join(FTYPES)}")
     if progress is not None:
         progress({"event": "quantize", "type": qtype, "message": f"quantizing to {qtype} with llama.cpp"})
     start = time.monotonic()

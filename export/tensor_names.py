@@ -5,10 +5,11 @@ import numpy as np
 
 from export.errors import ExportError
 
-# Output types written from Python (numpy); the K-quants go through llama.cpp (export.quantize).
+# Output types written from Python (numpy); the 4-6 bit types (legacy Q4_0/Q4_1/Q5_0 and the K-quants) go through
+# llama.cpp's quantizer (export.quantize). Q4_0 is what CPU serving prefers: llama.cpp repacks it for AVX2 at load.
 PYTHON_TYPES = ("f32", "f16", "bf16", "q8_0")
-KQUANT_TYPES = ("q4_k_m", "q5_k_m", "q6_k")
-ALL_TYPES = PYTHON_TYPES + KQUANT_TYPES
+LLAMA_CPP_TYPES = ("q4_0", "q4_1", "q5_0", "q4_k_m", "q5_k_m", "q6_k")
+ALL_TYPES = PYTHON_TYPES + LLAMA_CPP_TYPES
 
 
 def ggml_type(name: str):

@@ -186,17 +186,18 @@ def record_samples(store, model_id: str, pass1: float, base_pass1: float, intern
         [{"key": f"g{i}", "edit_similarity": v - 0.01 + e} for i, (v, e) in enumerate(zip(base_general, noise))])
 
 
-def traffic(workspace, model_id, start, days, n, accepted, total_ms=120.0, prefix="c"):
-    """n ok requests of model_id spread over `days` from `start`, each shown, the first `accepted` selected."""
+def traffic(workspace, model_id, start, days, n, accepted, total_ms=120.0, prefix="c", split=None):
+    """n ok requests of model_id spread over `days` from `start`, each shown, the first `accepted` selected (under
+    the A/B split label `split`, when given)."""
     with workspace.store() as store:
         for i in range(n):
             t = start + dt.timedelta(days=days * i / max(1, n - 1))
             cid = f"{prefix}-{model_id}-{i}"
             store.conn.execute(
-                "INSERT INTO serve_requests (time, completion_id, endpoint, key_name, model_id, status, http_status, "
-                "total_ms, first_token_ms, completion_tokens, completion_chars) VALUES (?, ?, '/v1/completions', "
-                "'ed', ?, 'ok', 200, ?, 20, 8, 30)",
-                [t.isoformat(), cid, model_id, total_ms if i % 10 else total_ms * 2])
+                "INSERT INTO serve_requests (time, completion_id, endpoint, key_name, model_id, split, status, "
+                "http_status, total_ms, first_token_ms, completion_tokens, completion_chars) VALUES (?, ?, "
+                "'/v1/completions', 'ed', ?, ?, 'ok', 200, ?, 20, 8, 30)",
+                [t.isoformat(), cid, model_id, split, total_ms if i % 10 else total_ms * 2])
             for kind in ("view",) + (("select",) if i < accepted else ()):
                 store.conn.execute("INSERT INTO completion_events (completion_id, kind, accepted_chars, time) "
                                    "VALUES (?, ?, 30, ?)", [cid, kind, t.isoformat()])

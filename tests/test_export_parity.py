@@ -16,7 +16,7 @@ def _write_all_types(model_dir, out_dir, stem, vocab_edit=None):
     """The GGUF of model_dir at every type (the K-quants through llama.cpp from the F32 file); [(path, type)]."""
     from export.hf_source import open_model
     from export.quantize import quantize
-    from export.tensor_names import KQUANT_TYPES, PYTHON_TYPES
+    from export.tensor_names import LLAMA_CPP_TYPES, PYTHON_TYPES
     from export.vocab import load_vocab
     from export.writer import ExportMeta, write_gguf
 
@@ -29,7 +29,7 @@ def _write_all_types(model_dir, out_dir, stem, vocab_edit=None):
         path = out_dir / f"{stem}-{t}.gguf"
         write_gguf(model, vocab, path, t, ExportMeta(name=stem))
         files.append((path, t))
-    for t in KQUANT_TYPES:
+    for t in LLAMA_CPP_TYPES:
         path = out_dir / f"{stem}-{t}.gguf"
         quantize(out_dir / f"{stem}-f32.gguf", path, t)
         files.append((path, t))

@@ -21,7 +21,7 @@ def test_wilson_and_newcombe_against_published_values():
 
 
 def test_split_is_sticky_and_proportional_over_10k_keys():
-    from app.serve.state import choose_arm, parse_split
+    from app.serve.splits import choose_arm, parse_split
 
     capability, arms = parse_split("code-generation=internal/a/v1:0.9,internal/b/v1:0.1")
     picks = [choose_arm(capability, f"key-{i}", arms) for i in range(10_000)]

@@ -95,7 +95,8 @@ def serve(ws: Workspace, names: list[str], *, host: str = "127.0.0.1", port: int
 
     from app.serve import catalog
     from app.serve.api import create_app
-    from app.serve.state import ServeState, parse_split
+    from app.serve.splits import parse_split
+    from app.serve.state import ServeState
     from app.serve.engine import EngineOptions, Pool
     from training.fileio import atomic_write_text
 

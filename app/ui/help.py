@@ -21,8 +21,9 @@ Your repositories → a dataset snapshot → a LoRA fine-tune → GGUF → evals
 | `5` | **Lineage** | the derivation tree, with runs, artifacts, evals and events; search with the box |
 | `6` | **Benchmarks** | base vs candidate per suite and category, with deltas and a chart |
 | `7` | **Promotion** | the checklist with evidence, sign-off, promote, the LINEAGE.md preview |
+| `8` | **Staging** | the served models in use: request rate, p50/p95 of real traffic, acceptance with its interval, A/B splits and their verdict, the latest errors |
 
-Pane keys: `1`-`7` work everywhere except in a text field, where digits are typed into the field; `alt+1`-`alt+7`
+Pane keys: `1`-`8` work everywhere except in a text field, where digits are typed into the field; `alt+1`-`alt+8`
 work everywhere, fields included. `escape` leaves a text field for the tab bar (the footer shows `esc` while you are
 in one), closes this screen, and in the Completion editor first dismisses the suggestion. The palette (`ctrl+p`)
 has "Go to" each pane and every action of the panes you have opened.

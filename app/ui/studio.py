@@ -1,4 +1,4 @@
-"""The studio app shell: seven panes in tabs, the help screen, the command palette, the repo watcher, the demo seeding.
+"""The studio app shell: eight panes in tabs, the help screen, the command palette, the repo watcher, the demo seeding.
 
 The first frame shows before anything touches the store: after the first paint a worker creates the workspace when
 it is new, then the panes load in thread workers, the watchdog RepoWatcher starts (stopped on quit), and a new
@@ -34,7 +34,9 @@ PANES = [
     ("lineage", "Lineage", "app.ui.panes.lineage:LineagePane"),
     ("benchmarks", "Benchmarks", "app.ui.panes.benchmarks:BenchmarksPane"),
     ("promotion", "Promotion", "app.ui.panes.promotion:PromotionPane"),
+    ("staging", "Staging", "app.ui.panes.staging:StagingPane"),
 ]
+LAST = len(PANES)
 
 FIRST_PAINT_GRACE_S = 0.15
 REPO_CHANGE_DEBOUNCE_S = 0.3
@@ -58,13 +60,13 @@ def pane_class(path: str) -> type:
 class StudioApp(App):
     CSS_PATH = Path(__file__).parent / "studio.tcss"
     TITLE = "blackroad-studio"
-    # Pane keys: 1-7 from anything but a text field (where digits are typed), alt+1-7 from everywhere (a priority
-    # binding: a field never sees it). Escape leaves a field for the tab bar, where 1-7 work again.
+    # Pane keys: 1-8 from anything but a text field (where digits are typed), alt+1-8 from everywhere (a priority
+    # binding: a field never sees it). Escape leaves a field for the tab bar, where 1-8 work again.
     BINDINGS = [
         *(Binding(str(n), f"pane('{key}')", "panes" if n == 1 else label, show=n == 1,
-                  key_display="1-7" if n == 1 else None) for n, (key, label, _) in enumerate(PANES, 1)),
+                  key_display=f"1-{LAST}" if n == 1 else None) for n, (key, label, _) in enumerate(PANES, 1)),
         *(Binding(f"alt+{n}", f"show('{key}')", "panes from a field" if n == 1 else label, show=n == 1,
-                  priority=True, key_display="alt+1-7" if n == 1 else None) for n, (key, label, _) in enumerate(PANES, 1)),
+                  priority=True, key_display=f"alt+1-{LAST}" if n == 1 else None) for n, (key, label, _) in enumerate(PANES, 1)),
         Binding("escape", "leave_field", "Leave field"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("ctrl+r", "reload", "Reload"),
@@ -75,7 +77,7 @@ class StudioApp(App):
                  now: _dt.datetime | None = None, hardware: dict | None = None, watch: bool = True):
         """`workspace` may not exist yet: it is created after the first paint. `seed`: None seeds the demo when the
         workspace holds no model and no repo; `load`: read the store; `watch`: run the RepoWatcher.
-        `now` pins the clock of checklists and cards, `hardware` replaces the probe (both for fixed screenshots)."""
+        `now` pins the clock (checklists, cards, the Staging pane's window), `hardware` replaces the probe (both for fixed screenshots)."""
         super().__init__()
         self.workspace = workspace
         self.seed = seed
@@ -112,7 +114,8 @@ class StudioApp(App):
     def _prepare_workspace(self) -> None:
         """Create the workspace's folders and store when new (sqlite-utils and the migrations load here)."""
         try:
-            self.workspace = Workspace.open(self.workspace.root)
+            clock = (lambda: self.now) if self.now is not None else self.workspace.clock  # keep a pinned clock
+            self.workspace = Workspace.open(self.workspace.root, clock=clock)
         except Exception as exc:
             self.post_message(WorkFailed("opening the workspace", one_line(exc)))
             return
@@ -213,7 +216,7 @@ class StudioApp(App):
         self.query_one("#panes", TabbedContent).screen.set_focus(self.tab_bar())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The footer shows `1-7` outside a field and `esc leave field` inside one."""
+        """The footer shows `1-8` outside a field and `esc leave field` inside one."""
         if action == "pane":
             return not is_text_field(self.focused)
         if action == "leave_field":

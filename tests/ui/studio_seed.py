@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lineage_seed import SNAPSHOT, T0, pin_clock, record_evals, seed  # noqa: E402
+from lineage_seed import BASE, RESEARCH, SNAPSHOT, T0, pin_clock, record_evals, seed, traffic  # noqa: E402
 
 NOW = T0 + dt.timedelta(days=10)
 HARDWARE = {"gpus": [], "ram_bytes": 32 * 1024 ** 3}
@@ -67,6 +67,16 @@ def build(root: Path) -> Path:
                              tokens_per_second=5400.0)
     finally:
         store.close()
+    # a day of staging traffic under an A/B split, and one overloaded request, for the Staging pane
+    split = f"code-generation={BASE}:0.5,{RESEARCH}:0.5"
+    day = NOW - dt.timedelta(days=1)
+    traffic(ws, BASE, day, 0.9, 120, 30, total_ms=180.0, prefix="s", split=split)
+    traffic(ws, RESEARCH, day, 0.9, 120, 54, total_ms=150.0, prefix="s", split=split)
+    with ws.store() as store:
+        store.conn.execute("INSERT INTO serve_requests (time, endpoint, key_name, model_id, status, http_status, "
+                           "error) VALUES (?, '/infill', 'ed', ?, 'rejected', 503, 'overloaded')",
+                           [(NOW - dt.timedelta(hours=2)).isoformat(), RESEARCH])
+        store.conn.commit()
     snap = root / "datasets" / SNAPSHOT
     (snap / "train.jsonl").write_text("".join(json.dumps(s) + "\n" for s in SAMPLES))
     (snap / "heldout.jsonl").write_text("".join(json.dumps(s) + "\n" for s in HELDOUT))

@@ -1,6 +1,6 @@
-"""The keyboard as a newcomer uses it: from every focusable widget of every pane, every pane key (1-7 outside a text
-field, alt+1-7 anywhere) and the palette's "Go to X" land on that pane with the focus on the tab bar and no field
-changed; Escape leaves a text field, after which 1-7 switch panes again; digits typed in a field go into it."""
+"""The keyboard as a newcomer uses it: from every focusable widget of every pane, every pane key (1-8 outside a text
+field, alt+1-8 anywhere) and the palette's "Go to X" land on that pane with the focus on the tab bar and no field
+changed; Escape leaves a text field, after which 1-8 switch panes again; digits typed in a field go into it."""
 from __future__ import annotations
 
 import pytest
@@ -113,7 +113,7 @@ async def test_digits_typed_in_a_field_go_into_it_and_the_footer_says_how_to_lea
         epochs = app.query_one("#train-epochs", Input)
         assert epochs.border_title == "epochs" and epochs.value == "1"  # labelled even when filled; CPU-sized
         enabled = {key for key, active in app.screen.active_bindings.items() if active.enabled}
-        assert "1" in enabled and "escape" not in enabled  # on the tab bar: the footer offers 1-7
+        assert "1" in enabled and "escape" not in enabled  # on the tab bar: the footer offers 1-8
         await _switch_from(app, pilot, "training", epochs)
         enabled = {key for key, active in app.screen.active_bindings.items() if active.enabled}
         assert "escape" in enabled and "1" not in enabled and "alt+1" in enabled, sorted(enabled)

@@ -1,1 +1,1 @@
-"""The seven panes of the studio, one file each."""
+"""The eight panes of the studio, one file each."""
