@@ -39,7 +39,7 @@ _QUANTIZED_FILE = {"relative_diff": 0.5, "relative_rms": 0.2, "kl_mean": 0.05}
 LOGIT_RULES = {"f32": {"relative_diff": 1e-3, "relative_rms": 1e-4},
                "f16": {"relative_diff": 2e-2, "relative_rms": 1e-2},
                "bf16": {"relative_diff": 0.1, "relative_rms": 5e-2, "kl_mean": 1e-2},
-               "q8_0": _QUANTIZED_FILE, "q4_k_m": _QUANTIZED_FILE, "q5_k_m": _QUANTIZED_FILE, "q6_k": _QUANTIZED_FILE}
+               **{t: _QUANTIZED_FILE for t in ("q8_0", "q4_0", "q4_1", "q5_0", "q4_k_m", "q5_k_m", "q6_k")}}
 ADAPTER_RULES = {"f32": {"relative_diff": 1e-3}, "f16": {"relative_diff": 1e-2}}
 
 

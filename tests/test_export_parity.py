@@ -9,7 +9,7 @@ import pytest
 
 from tiny_models import make_tiny_llama, make_tiny_qwen2
 
-TYPES = ("f32", "f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k")
+TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q4_k_m", "q5_k_m", "q6_k")
 
 
 def _write_all_types(model_dir, out_dir, stem, vocab_edit=None):
