@@ -93,7 +93,8 @@ def evaluate(ws: Workspace, model_id: str, suite: str, *, cpu_sized: bool = True
     finally:
         store.close()
     baseline = chain[-1]["id"] if len(chain) > 1 else None
-    limits = {"limit": {"humaneval": DEMO_EVAL["humaneval_limit"], "internal": DEMO_EVAL["internal_limit"]}.get(suite),
+    limits = {"limit": {"humaneval": DEMO_EVAL["humaneval_limit"], "internal": DEMO_EVAL["internal_limit"],
+                        "general": DEMO_EVAL["general_limit"]}.get(suite),
               "samples": DEMO_EVAL["latency_samples"] if suite == "latency" else None} if cpu_sized else {}
     _say(progress, f"eval {suite} on {model_id}" + (f" against {baseline}" if baseline else "")
          + (" (CPU-sized: " + ", ".join(f"{k} {v}" for k, v in limits.items() if v) + ")" if cpu_sized else "")

@@ -20,7 +20,7 @@ DEFAULT_MAX_STEPS = 4
 # snippets and latency samples (each costs seconds to tens of seconds on 2 busy cores, for the model and again for
 # its base). The seed's recipe (effective batch 16, 3 epochs, 4096 context) is what a GPU run uses.
 DEMO_TRAIN = {"seq_len": 256, "batch_size": 4, "micro_batch_size": 4}
-DEMO_EVAL = {"humaneval_limit": 2, "internal_limit": 6, "latency_samples": 3}
+DEMO_EVAL = {"humaneval_limit": 2, "internal_limit": 6, "general_limit": 6, "latency_samples": 3}
 
 
 def demo_model_id(ws: Workspace, max_steps: int, snapshot_id: str) -> str:

@@ -24,15 +24,18 @@ EVAL_SUITES = tuple(dict.fromkeys((*SUITES, "general")))
 
 
 # -- what a model runs on -------------------------------------------------------------------------------------------
-def target(store: Store, model_id: str) -> dict:
-    """{path, kind: gguf|hf, artifact_id}: the model's GGUF (row gguf_path or its latest gguf artifact), else its
+def target(store: Store, model_id: str, like: str | None = None) -> dict:
+    """{path, kind: gguf|hf, artifact_id, quant_type}: the model's GGUF (its GGUF of type `like` when it has one, so
+    a candidate is judged at its baseline's quantization; else row gguf_path or its latest gguf artifact), else its
     HF weights (row path, or the merged dir of a research model)."""
     model = store.require_model(model_id)
-    ggufs = store.artifacts(model_id, "gguf")
-    gguf = model.get("gguf_path") or (ggufs[-1]["path"] if ggufs else None)
+    ggufs = [a for a in store.artifacts(model_id, "gguf") if Path(a["path"]).is_file()]
+    same = [a for a in ggufs if like and a.get("quant_type") == like]
+    gguf = same[-1]["path"] if same else (model.get("gguf_path") or (ggufs[-1]["path"] if ggufs else None))
     if gguf and Path(gguf).is_file():
         art = next((a for a in reversed(ggufs) if a["path"] == str(gguf)), None)
-        return {"path": str(gguf), "kind": "gguf", "artifact_id": art["id"] if art else None}
+        return {"path": str(gguf), "kind": "gguf", "artifact_id": art["id"] if art else None,
+                "quant_type": art.get("quant_type") if art else None}
     hf = model.get("path") or (model.get("details") or {}).get("merged_path")
     if hf and (Path(hf) / "config.json").is_file():
         arts = [a for a in store.artifacts(model_id) if a["kind"] in ("hf-weights", "merged") and a["path"] == str(hf)]
@@ -116,10 +119,11 @@ def _latency_texts(ws: Workspace, store: Store, model_id: str) -> tuple[str, lis
 
 # -- running a suite on one model -------------------------------------------------------------------------------------
 def _run_suite(ws: Workspace, store: Store, model_id: str, suite: str, limit, samples, progress, cancel,
-               fixed: dict | None = None) -> dict:
+               fixed: dict | None = None, like: str | None = None) -> dict:
     """Run the suite; returns {metrics, rows: [(metric, category, value)], settings, data_hash, details, results}.
-    `fixed` carries the inputs chosen for the candidate so a baseline is judged on exactly the same data."""
-    tgt = target(store, model_id)
+    `fixed` carries the inputs chosen for the candidate so a baseline is judged on exactly the same data; `like`: the
+    quantization to run the model at when it has a GGUF of it (the baseline's)."""
+    tgt = target(store, model_id, like)
     backend = _backend(tgt["path"], cached=False)
     try:
         if suite == "humaneval":
@@ -173,10 +177,12 @@ def _latency_out(out: dict, tgt: dict, source: str, texts: list[str]) -> dict:
 
 def _latency_paired(ws: Workspace, store: Store, model_id: str, baseline_id: str, limit, samples, progress,
                     cancel) -> tuple[dict, dict]:
-    """Latency of candidate and baseline on the same contexts, interleaved in one run (eval.latency.run_paired)."""
+    """Latency of candidate and baseline on the same contexts, interleaved in one run (eval.latency.run_paired), the
+    candidate at the baseline's quantization when it has a GGUF of it."""
     from eval import latency
 
-    tgt, base_tgt = target(store, model_id), target(store, baseline_id)
+    base_tgt = target(store, baseline_id)
+    tgt = target(store, model_id, base_tgt.get("quant_type"))
     source, texts = _latency_texts(ws, store, model_id)
     backend = _backend(tgt["path"], cached=False)
     try:
@@ -256,7 +262,8 @@ def evaluate(ws: Workspace, model_id: str, suite: str, *, limit: int | None = No
             if suite == "latency" and baseline_id is not None:  # interleaved on the same contexts in one run
                 out, base_out = _latency_paired(ws, store, model_id, baseline_id, limit, samples, progress, cancel)
             else:
-                out = _run_suite(ws, store, model_id, suite, limit, samples, progress, cancel)
+                like = target(store, baseline_id).get("quant_type") if baseline_id is not None else None
+                out = _run_suite(ws, store, model_id, suite, limit, samples, progress, cancel, like=like)
             check(cancel, "evaluation")
             settings = {**out["settings"], "data": out["data"]}
             settings_hash = sha256_json(settings)

@@ -48,6 +48,7 @@ class PipelineConfig:
     suites: tuple[str, ...] = SUITES
     humaneval_limit: int | None = 20
     internal_limit: int | None = None
+    general_limit: int | None = None
     latency_samples: int | None = None
     baseline: bool = True
     to_stage: str = "internal"
@@ -59,7 +60,8 @@ class PipelineConfig:
             raise StudioError(f"unknown eval suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
         if not self.types:
             raise StudioError("export needs at least one GGUF type (e.g. q8_0,q4_k_m)")
-        for name in ("max_steps", "epochs", "seq_len", "humaneval_limit", "internal_limit", "latency_samples"):
+        for name in ("max_steps", "epochs", "seq_len", "humaneval_limit", "internal_limit", "general_limit",
+                     "latency_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise StudioError(f"{name.replace('_', '-')} must be at least 1, got {value}")
@@ -329,7 +331,7 @@ class Pipeline:
 
     def _step_export(self, store: Store) -> _Step:
         merged = self._output_sha("merge")
-        types = tuple(self.cfg.types)
+        types = tuple(self.cfg.types) + self._baseline_type(store)
 
         def action() -> dict:
             from app import exporting
@@ -350,7 +352,7 @@ class Pipeline:
         gguf = model.get("gguf_path")
         gguf_sha = next((a["sha256"] for a in reversed(store.artifacts(cfg.model_id, "gguf")) if a["path"] == gguf),
                         None)
-        limit = {"humaneval": cfg.humaneval_limit, "internal": cfg.internal_limit}.get(suite)
+        limit = {"humaneval": cfg.humaneval_limit, "internal": cfg.internal_limit, "general": cfg.general_limit}.get(suite)
         samples = cfg.latency_samples if suite == "latency" else None
         baseline = cfg.base_id if cfg.baseline else None
         inputs = {"suite": suite, "gguf": gguf_sha or self._output_sha("export"), "limit": limit, "samples": samples,
@@ -455,6 +457,20 @@ class Pipeline:
         if folder.is_dir() and any(p.name.endswith(tuple(f"-{t}.gguf" for t in types)) for p in folder.iterdir()):
             return folder.with_name(f"{folder.name}.{self.run_id}")
         return folder
+
+    def _baseline_type(self, store: Store) -> tuple[str, ...]:
+        """The baseline's GGUF type when the exporter can write it and it is not asked for already: the evals then
+        judge the candidate at the base's quantization (app.evaluating.target), not a finer one."""
+        from app.evaluating import target
+        from export.tensor_names import ALL_TYPES
+
+        if not self.cfg.baseline:
+            return ()
+        try:
+            qtype = target(store, self.cfg.base_id).get("quant_type")
+        except StudioError:
+            return ()
+        return (qtype,) if qtype in ALL_TYPES and qtype not in self.cfg.types else ()
 
     def _repoint_gguf(self, artifacts: list[dict]) -> None:
         """After a re-export, point the model's default GGUF at the new file of the same type when the old one

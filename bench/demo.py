@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["seed", "curate", "train", "merge", "export", "eval-internal", "eval-humaneval", "eval-latency", "cards",
+ORDER = ["seed", "curate", "train", "merge", "export", "eval-internal", "eval-general", "eval-humaneval", "eval-latency", "cards",
          "checklist"]
 
 

@@ -2,7 +2,7 @@
 the UI alike. The order is the order the pipeline runs them in (cheapest signal first)."""
 from __future__ import annotations
 
-SUITES = ("internal", "humaneval", "latency")
+SUITES = ("internal", "general", "humaneval", "latency")  # general: the shipped general-code held-out set
 LOWER_IS_BETTER_SUFFIXES = ("_ms",)  # latencies; every other metric (pass@k, scores, tokens/s) is better higher
 
 

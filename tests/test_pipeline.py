@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE = "forkies/tiny-qwen2@v1.0.0"
 MODEL = "research/test/tiny-pipeline"
 FAST = {"max_steps": 2, "seq_len": 64, "train_options": {"batch_size": 2, "micro_batch_size": 2},
-        "humaneval_limit": 1, "internal_limit": 2, "latency_samples": 2}
+        "humaneval_limit": 1, "internal_limit": 2, "general_limit": 2, "latency_samples": 2}
 
 
 def _runs(ws, kind):
@@ -77,11 +77,11 @@ def test_pipeline_end_to_end_then_resume(tiny_ws):
     result = run_pipeline(ws, MODEL, progress=progress, **FAST)  # base and snapshot come from the model
     status = {s["name"]: s["status"] for s in result["steps"]}
     assert status == {"train": "skipped", "merge": "skipped", "export": "skipped", "eval-internal": "done",
-                      "eval-humaneval": "done", "eval-latency": "done", "cards": "done", "checklist": "done"}
+                      "eval-general": "done", "eval-humaneval": "done", "eval-latency": "done", "cards": "done", "checklist": "done"}
     assert len(_runs(ws, "train")) == 1 and len(_runs(ws, "merge")) == 1  # nothing finished was redone
     types = sorted(a["type"] for a in result["artifacts"] if a["kind"] == "gguf")
     assert types == ["q4_k_m", "q8_0"]
-    assert set(result["metrics"]) == {"internal", "humaneval", "latency"}
+    assert set(result["metrics"]) == {"internal", "general", "humaneval", "latency"}
     assert result["metrics"]["latency"]["p95_ms"] > 0
     assert result["baseline_metrics"]["humaneval"] is not None  # the base was scored beside it
     assert result["checklist"]["ready"] is False  # a 2-step tiny model does not pass HumanEval >= 0.70
@@ -103,18 +103,18 @@ def test_rerun_skips_everything_and_redoes_a_tampered_output(tiny_ws, cli):
 
     # no training options: the CLI resumes the model as it was trained; nothing is left to do but the checklist
     proc = cli("--workspace", str(ws.root), "pipeline", MODEL, "--json", "--humaneval-limit", "1",
-               "--internal-limit", "2", "--latency-samples", "2")
+               "--internal-limit", "2", "--general-limit", "2", "--latency-samples", "2")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert {s["name"]: s["status"] for s in out["steps"]} == {
         "train": "skipped", "merge": "skipped", "export": "skipped", "eval-internal": "skipped",
-        "eval-humaneval": "skipped", "eval-latency": "skipped", "cards": "skipped", "checklist": "done"}
+        "eval-general": "skipped", "eval-humaneval": "skipped", "eval-latency": "skipped", "cards": "skipped", "checklist": "done"}
     assert "checklist: started" in proc.stderr
 
     again = run_pipeline(ws, MODEL, **FAST)
     assert {s["name"]: s["status"] for s in again["steps"]} == {
         "train": "skipped", "merge": "skipped", "export": "skipped", "eval-internal": "skipped",
-        "eval-humaneval": "skipped", "eval-latency": "skipped", "cards": "skipped", "checklist": "done"}
+        "eval-general": "skipped", "eval-humaneval": "skipped", "eval-latency": "skipped", "cards": "skipped", "checklist": "done"}
 
     q4 = next(a["path"] for a in again["artifacts"] if a["type"] == "q4_k_m")
     Path(q4).write_bytes(b"not a gguf any more")

@@ -1,7 +1,8 @@
 """The training child process: `python -m training.job CONFIG.json [--resume]` (or under torchrun).
 
 Streams one JSON object per line on stdout and appends the same lines to the config's log_path; SIGTERM (and
-SIGINT) mean "finish this step, checkpoint and stop". Exit 0 when finished or cancelled, 1 when failed (the last
+SIGINT) mean "stop within one micro batch": the unfinished step's gradients are dropped and the last finished step
+is checkpointed (training/trainer.py). Exit 0 when finished or cancelled, 1 when failed (the last
 line is then a `failed` event with a one-line `error`).
 """
 from __future__ import annotations

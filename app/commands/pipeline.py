@@ -6,6 +6,7 @@ from typing import Optional
 import typer
 
 from app.commands.common import JSON_OPTION, emit, progress_to_stderr, workspace
+from eval.suites import SUITES
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -55,9 +56,11 @@ def register(app: typer.Typer) -> None:
         seq_len: Optional[int] = typer.Option(None, "--seq-len"),
         nproc: int = typer.Option(1, "--nproc", help="Training processes (torchrun)."),
         types: str = typer.Option("q8_0,q4_k_m", "--type", help="GGUF types to export, comma-separated."),
-        suites: str = typer.Option("internal,humaneval,latency", "--suites", help="Eval suites, comma-separated."),
+        suites: str = typer.Option(",".join(SUITES), "--suites", help="Eval suites, comma-separated."),
         humaneval_limit: Optional[int] = typer.Option(20, "--humaneval-limit", help="HumanEval tasks to run."),
         internal_limit: Optional[int] = typer.Option(None, "--internal-limit", help="Held-out snippets to score."),
+        general_limit: Optional[int] = typer.Option(None, "--general-limit",
+                                                    help="Snippets of the shipped general-code held-out set to score."),
         latency_samples: Optional[int] = typer.Option(None, "--latency-samples"),
         no_baseline: bool = typer.Option(False, "--no-baseline", help="Do not evaluate the base beside the model."),
         to_stage: str = typer.Option("internal", "--to", help="Checklist target stage."),
@@ -69,6 +72,7 @@ def register(app: typer.Typer) -> None:
         result = run_pipeline(workspace(ctx), model_id, base_id=base, snapshot_id=snapshot, max_steps=max_steps,
                               epochs=epochs, seq_len=seq_len, nproc=nproc, types=_csv(types), suites=_csv(suites),
                               humaneval_limit=humaneval_limit, internal_limit=internal_limit,
+                              general_limit=general_limit,
                               latency_samples=latency_samples, baseline=not no_baseline, to_stage=to_stage,
                               progress=progress_to_stderr)
         emit(result, as_json, render)

@@ -8,8 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Select, Static
 
 from app.ui.panes.base import progress_text, run_job
-
-SUITES = ("internal", "humaneval", "latency")
+from eval.suites import SUITES
 
 
 class ModelActions(Vertical):
