@@ -42,13 +42,14 @@ class EngineOptions:
 
 def gguf_shape(path: str) -> dict:
     """{kv_per_token: bytes of F16 K and V cache per token (0 when the metadata does not say), context_length}."""
-    from gguf import GGUFReader
+    from export.errors import ExportError
+    from export.gguf_header import scalars
 
-    reader = GGUFReader(path)
-
-    def value(name: str):
-        f = reader.fields.get(name)
-        return f.contents() if f is not None else None
+    try:
+        meta = scalars(path)
+    except ExportError as exc:
+        raise StudioError(str(exc)) from None
+    value = meta.get
 
     arch = value("general.architecture")
     layers, embd = value(f"{arch}.block_count"), value(f"{arch}.embedding_length")
