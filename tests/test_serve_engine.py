@@ -1,5 +1,6 @@
 """The serving engine without HTTP, on the embedded SmolLM2 GGUF: slots chosen by the prefix their cache holds, the
-bounded FIFO queue (Busy when full, a waiter that goes away leaves it), and cancellation freeing a slot."""
+bounded queue (Busy when full, a waiter that goes away leaves it; a slot that comes free goes to the waiter its cache
+suits, unless someone waited too long), and cancellation freeing a slot."""
 from __future__ import annotations
 
 import asyncio
@@ -60,6 +61,39 @@ def test_slot_affinity_queue_and_cancel(model):
             assert done.stopped_by == "cancelled" and done.tokens < 10
             await asyncio.sleep(0)
             assert runner.active == 0 and len(runner.free) == 2
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_freed_slot_goes_to_the_waiter_whose_file_it_holds(model, monkeypatch):
+    from app.serve import engine
+
+    async def scenario():
+        pool = Pool([model], EngineOptions(slots=2, n_ctx=1024, queue=4, threads=1))
+        try:
+            runner = await pool.runner(model.id)
+            file_a, file_b = "def read_config(path):\n" * 8, "class Stack:\n    def push(self, x):\n" * 8
+            a, b = await runner.acquire(file_a), await runner.acquire(file_b)
+            # both busy: the next keystroke in file A queues first, then one in file B
+            wait_a = asyncio.ensure_future(runner.acquire(file_a + "x"))
+            wait_b = asyncio.ensure_future(runner.acquire(file_b + "y"))
+            await asyncio.sleep(0)
+            assert runner.waiting == 2
+            runner.release(b)  # the slot holding file B goes to B's keystroke, though A's came first
+            assert await asyncio.wait_for(wait_b, 5) is b and not wait_a.done()
+            runner.release(b)
+            assert await asyncio.wait_for(wait_a, 5) is b  # no other waiter: A takes what comes free
+            # a waiter older than FAIR_WAIT_S is served first, whatever the slot holds
+            monkeypatch.setattr(engine, "FAIR_WAIT_S", 0.0)
+            wait_a2 = asyncio.ensure_future(runner.acquire(file_a + "xx"))
+            await asyncio.sleep(0.01)
+            wait_b2 = asyncio.ensure_future(runner.acquire(file_b + "yy"))
+            await asyncio.sleep(0)
+            runner.release(a)
+            assert await asyncio.wait_for(wait_a2, 5) is a and not wait_b2.done()
+            wait_b2.cancel()
         finally:
             pool.close()
 

@@ -73,6 +73,9 @@ class Slot:
         self.backend.close()
 
 
+FAIR_WAIT_S = 2.0  # a waiting request older than this is served first, whatever the slot's cache holds
+
+
 def shared_prefix(a: str, b: str) -> int:
     return len(os.path.commonprefix((a, b)))
 
@@ -81,7 +84,9 @@ class Runner:
     """One loaded model: its slots (each a context and a thread) and the queue of requests waiting for one.
 
     A request takes the free slot whose last prompt shares the longest prefix with its own, so that editors typing
-    in different files each keep their file's prefix in a slot's KV cache; waiting requests are served in order."""
+    in different files each keep their file's prefix in a slot's KV cache. A slot that comes free goes to the
+    waiting request whose prompt suits its cache best (an editor's next keystroke gets the slot that holds its
+    file), unless a request has waited longer than FAIR_WAIT_S: then the oldest goes first, so none starves."""
 
     def __init__(self, model: ServedModel, slots: list[Slot], queue_limit: int, cost: int):
         self.model = model
@@ -89,7 +94,7 @@ class Runner:
         self.queue_limit = queue_limit
         self.cost = cost
         self.free: list[Slot] = list(slots)
-        self.waiters: deque[tuple[asyncio.Future, str]] = deque()
+        self.waiters: deque[tuple[asyncio.Future, str, float]] = deque()  # (future, prompt, when it queued)
         self.last_used = time.monotonic()
         self.fim = slots[0].backend.fim
         self.n_ctx = slots[0].backend.n_ctx
@@ -123,7 +128,7 @@ class Runner:
             raise Busy(f"{self.model.id}: {self.active} request(s) running and {self.waiting} waiting; "
                        "the queue is full", retry_after=1)
         fut = asyncio.get_running_loop().create_future()
-        entry = (fut, prompt)
+        entry = (fut, prompt, time.monotonic())
         self.waiters.append(entry)
         try:
             return await fut
@@ -143,14 +148,20 @@ class Runner:
         return fut
 
     def release(self, slot: Slot) -> None:
-        self.last_used = time.monotonic()
-        while self.waiters:
-            fut, prompt = self.waiters.popleft()
-            if not fut.done():
-                slot.last_prompt = prompt
-                fut.set_result(slot)
-                return
-        self.free.append(slot)
+        self.last_used = now = time.monotonic()
+        while self.waiters and self.waiters[0][0].done():  # requests that went away while waiting
+            self.waiters.popleft()
+        live = [w for w in self.waiters if not w[0].done()]
+        if not live:
+            self.waiters.clear()
+            self.free.append(slot)
+            return
+        oldest = live[0]
+        chosen = oldest if now - oldest[2] > FAIR_WAIT_S else \
+            max(live, key=lambda w: shared_prefix(slot.last_prompt, w[1]))  # ties: the oldest (max keeps the first)
+        self.waiters.remove(chosen)
+        slot.last_prompt = chosen[1]
+        chosen[0].set_result(slot)
 
     def close(self) -> None:
         for slot in self.slots:
