@@ -3,9 +3,10 @@
 
   1. one client, FIM requests (prompt + suffix) with ~1k-token contexts, 32 new tokens, greedy; the servers are
      asked in turn, alternating which goes first: p50 and p95 of the client-side time, ratio ours/theirs;
-  2. editor-like typing: 4 clients, each typing a burst of keystrokes 150 ms apart, every keystroke a new request
-     that abandons the previous one (the connection is closed); the last request of a burst is awaited: p95 of the
-     answered requests (from the keystroke to the answer), ratio ours/theirs (the servers one after the other);
+  2. editor-like typing: 4 clients, each in its own file, typing bursts of keystrokes 150 ms apart at the cursor
+     (the text typed accumulates, as in an editor), every keystroke a new request that abandons the previous one
+     (the connection is closed); the last request of a burst is awaited: p95 of the answered requests (from the
+     keystroke to the answer), ratio ours/theirs (the servers one after the other);
   3. ours alone: 16 clients for --seconds: every answer 200 or 503, and the server's RSS over time.
 
     .venv/bin/pip install -e .[bench]
@@ -128,10 +129,10 @@ async def typing_client(url: str, model: str, contexts: list[dict], seed: int, s
     rng = random.Random(seed)
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=8, max_keepalive_connections=0)
+    ctx = contexts[seed % len(contexts)]  # each editor types in its own file, as a user does, and goes on typing
+    typed = ""
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         while time.monotonic() < deadline:
-            ctx = rng.choice(contexts)
-            typed = ""
             pending = None
             for stroke in range(rng.randint(3, 6)):
                 typed += rng.choice("abcdefghijklmnopqrstuvwxyz_(. ")

@@ -100,6 +100,34 @@ def test_a_freed_slot_goes_to_the_waiter_whose_file_it_holds(model, monkeypatch)
     asyncio.run(scenario())
 
 
+def test_a_busy_slot_holding_the_file_is_waited_for_briefly(model, monkeypatch):
+    from app.serve import engine
+
+    async def scenario():
+        pool = Pool([model], EngineOptions(slots=2, n_ctx=1024, queue=4, threads=1))
+        try:
+            runner = await pool.runner(model.id)
+            file_a, file_b = "def read_config(path):\n" * 60, "class Stack:\n    def push(self, x):\n" * 60
+            b = await runner.acquire(file_b)
+            a = await runner.acquire(file_a)
+            runner.release(b)  # b is free (holding file B); a still runs the previous keystroke in file A
+            nxt = asyncio.ensure_future(runner.acquire(file_a + "x"))
+            await asyncio.sleep(0.05)
+            assert not nxt.done() and runner.waiting == 1  # it waits for a rather than evaluate file A cold on b
+            other = await asyncio.wait_for(runner.acquire(file_b + "y"), 5)  # b stays free for B's keystroke
+            assert other is b
+            runner.release(a)
+            assert await asyncio.wait_for(nxt, 5) is a
+            # a slot that stays busy is waited for AFFINITY_WAIT_S at most, then a free one is taken
+            monkeypatch.setattr(engine, "AFFINITY_WAIT_S", 0.2)
+            runner.release(b)
+            assert await asyncio.wait_for(runner.acquire(file_a + "xx"), 5) is b
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+
+
 def test_memory_budget_unloads_the_least_recently_used(model):
     twin = ServedModel(id="internal/coder/v1", path=model.path, sha256="-", quant_type="q4_1",
                        size_bytes=model.size_bytes, created=0)

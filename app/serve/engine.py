@@ -74,6 +74,8 @@ class Slot:
 
 
 FAIR_WAIT_S = 2.0  # a waiting request older than this is served first, whatever the slot's cache holds
+AFFINITY_MIN_CHARS = 1024  # a busy slot holding this much more of a prompt than any free one is worth waiting for...
+AFFINITY_WAIT_S = 1.0  # ...this long at most (an abandoned request's cancel is seen within a token or a prompt piece)
 
 
 def shared_prefix(a: str, b: str) -> int:
@@ -94,7 +96,8 @@ class Runner:
         self.queue_limit = queue_limit
         self.cost = cost
         self.free: list[Slot] = list(slots)
-        self.waiters: deque[tuple[asyncio.Future, str, float]] = deque()  # (future, prompt, when it queued)
+        # (future, prompt, when it queued, the one slot it waits for or None)
+        self.waiters: deque[tuple[asyncio.Future, str, float, "Slot | None"]] = deque()
         self.last_used = time.monotonic()
         self.fim = slots[0].backend.fim
         self.n_ctx = slots[0].backend.n_ctx
@@ -119,16 +122,39 @@ class Runner:
         return slot
 
     async def acquire(self, prompt: str = "") -> Slot:
-        """A free slot (the one whose cache suits the prompt best); waits in FIFO order, or raises Busy when the
-        queue is full. Cancel-safe: a waiter that goes away leaves the queue, and a slot handed to it is passed on."""
+        """A free slot (the one whose cache suits the prompt best), or raises Busy when the queue is full. When a busy
+        slot holds much more of the prompt than any free one (an editor's previous keystroke is still being
+        cancelled on the slot holding its file), it is waited for, up to AFFINITY_WAIT_S: a cold prompt evaluation
+        on another slot costs seconds on a CPU and evicts another editor's file. Cancel-safe: a waiter that goes
+        away leaves the queue, and a slot handed to it is passed on."""
         self.last_used = time.monotonic()
-        if self.free and not self.waiters:
-            return self._take(prompt)
+        if self.free:  # (a waiter while a slot is free waits for another, busy slot: see below)
+            warm = self._warm_busy_slot(prompt)
+            if warm is None or len(self.waiters) >= self.queue_limit:
+                return self._take(prompt)
+            try:
+                return await asyncio.wait_for(self._wait(prompt, warm), AFFINITY_WAIT_S)
+            except asyncio.TimeoutError:
+                if self.free:
+                    return self._take(prompt)
         if len(self.waiters) >= self.queue_limit:
             raise Busy(f"{self.model.id}: {self.active} request(s) running and {self.waiting} waiting; "
                        "the queue is full", retry_after=1)
+        return await self._wait(prompt, None)
+
+    def _warm_busy_slot(self, prompt: str) -> Slot | None:
+        """The busy slot holding at least AFFINITY_MIN_CHARS more of the prompt than the best free one, if any."""
+        busy = [s for s in self.slots if s not in self.free]
+        if not busy:
+            return None
+        best_free = max(shared_prefix(s.last_prompt, prompt) for s in self.free)
+        slot = max(busy, key=lambda s: shared_prefix(s.last_prompt, prompt))
+        return slot if shared_prefix(slot.last_prompt, prompt) - best_free >= AFFINITY_MIN_CHARS else None
+
+    async def _wait(self, prompt: str, prefer: Slot | None) -> Slot:
+        """Queue for a slot (`prefer`: only that one); release() hands it over."""
         fut = asyncio.get_running_loop().create_future()
-        entry = (fut, prompt, time.monotonic())
+        entry = (fut, prompt, time.monotonic(), prefer)
         self.waiters.append(entry)
         try:
             return await fut
@@ -151,9 +177,8 @@ class Runner:
         self.last_used = now = time.monotonic()
         while self.waiters and self.waiters[0][0].done():  # requests that went away while waiting
             self.waiters.popleft()
-        live = [w for w in self.waiters if not w[0].done()]
+        live = [w for w in self.waiters if not w[0].done() and w[3] in (None, slot)]  # not waiting for another
         if not live:
-            self.waiters.clear()
             self.free.append(slot)
             return
         oldest = live[0]
