@@ -21,6 +21,8 @@ DEFAULT_MAX_STEPS = 4
 # its base). The seed's recipe (effective batch 16, 3 epochs, 4096 context) is what a GPU run uses.
 DEMO_TRAIN = {"seq_len": 256, "batch_size": 4, "micro_batch_size": 4}
 DEMO_EVAL = {"humaneval_limit": 2, "internal_limit": 6, "general_limit": 6, "latency_samples": 3}
+# GGUF types on a CPU: Q4_0 is what the server prefers there (llama.cpp repacks it for AVX2 at load; docs/serving.md)
+CPU_TYPES = ("q8_0", "q4_0", "q4_k_m")
 
 
 def demo_model_id(ws: Workspace, max_steps: int, snapshot_id: str) -> str:
@@ -109,7 +111,7 @@ def run_demo(ws: Workspace, max_steps: int = DEFAULT_MAX_STEPS, progress: Callab
     pipe = run_pipeline(ws, model_id, base_id=DEMO_BASE_ID, snapshot_id=curated["snapshot"], max_steps=max_steps,
                         seq_len=DEMO_TRAIN["seq_len"],
                         train_options={k: v for k, v in DEMO_TRAIN.items() if k != "seq_len"},
-                        **DEMO_EVAL, progress=progress, cancel=cancel)
+                        types=CPU_TYPES, **DEMO_EVAL, progress=progress, cancel=cancel)
     for step in pipe["steps"]:
         timings[step["name"]] = step["seconds"]
     timings["total"] = round(time.monotonic() - t_all, 2)

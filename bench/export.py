@@ -148,15 +148,12 @@ def compare(ours: Path, theirs: Path) -> tuple[list[str], int]:
     return diffs, len(a)
 
 
-LLAMA_FTYPES = {"q8_0": 7, "q4_k_m": 15}  # LLAMA_FTYPE_MOSTLY_*
-
-
 def llama_quantize(src: Path, dst: Path, qtype: str) -> None:
-    """What llama-quantize does: llama_model_quantize with the default parameters, in a child process."""
-    code = ("import sys, llama_cpp; p = llama_cpp.llama_model_quantize_default_params(); p.ftype = int(sys.argv[3]); "
-            "sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))")
-    subprocess.run([sys.executable, "-c", code, str(src), str(dst), str(LLAMA_FTYPES[qtype])], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """What llama-quantize does: llama_model_quantize with the default parameters, in a child process (the
+    exporter's own route, export.quantize)."""
+    from export.quantize import quantize
+
+    quantize(src, dst, qtype)
 
 
 def quality(tmp: Path, lcpp: Path, their_env: dict) -> None:

@@ -24,16 +24,13 @@ from eval.latency import make_contexts, percentile  # noqa: E402
 from eval.llama_backend import LlamaBackend  # noqa: E402
 from eval.prompts import completion_prompt, completion_stops  # noqa: E402
 
-FTYPES = {"q8_0": 7, "q4_0": 2, "q4_k_m": 15}
 
 
 def quantize(source: Path, qtype: str, out: Path) -> Path:
-    import llama_cpp
+    """The exporter's own llama.cpp route (a child process)."""
+    from export.quantize import quantize as llama_quantize
 
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = FTYPES[qtype]
-    if llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), params) != 0:
-        raise SystemExit(f"quantizing {source.name} to {qtype} failed")
+    llama_quantize(source, out, qtype)
     return out
 
 

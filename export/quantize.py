@@ -17,7 +17,9 @@ from typing import Callable
 from export.errors import ExportError
 from training.cancel import check
 
-FTYPES = {"q4_0": 2, "q4_1": 3, "q5_0": 8, "q4_k_m": 15, "q5_k_m": 17, "q6_k": 18}  # LLAMA_FTYPE_MOSTLY_*
+# LLAMA_FTYPE_MOSTLY_*. q8_0 is here for benches that compare with llama.cpp's own Q8_0; the exporter writes its
+# Q8_0 itself (export.writer) and sends only tensor_names.LLAMA_CPP_TYPES through llama.cpp.
+FTYPES = {"q8_0": 7, "q4_0": 2, "q4_1": 3, "q5_0": 8, "q4_k_m": 15, "q5_k_m": 17, "q6_k": 18}
 
 
 def _quantize_here(src: str, dst: str, qtype: str) -> None:

@@ -279,9 +279,9 @@ class TrainingPane(Pane):
                 if form["epochs"] is not None:
                     options["epochs"] = max(1, round(form["epochs"]))
                 if not gpu:  # the demo's eval sizes: a full HumanEval on a CPU takes hours
-                    from app.demo import DEMO_EVAL
+                    from app.demo import CPU_TYPES, DEMO_EVAL
 
-                    options.update(DEMO_EVAL)
+                    options.update(DEMO_EVAL, types=CPU_TYPES)
                 result = run(ws, form["model_id"], base_id=form["base_id"], snapshot_id=form["snapshot_id"],
                              train_options=form["overrides"], progress=progress, cancel=cancel, **options)
             except Exception as exc:
