@@ -309,7 +309,7 @@ def test_auth_rules_and_client_configs(serve_ws):
     assert "'endpoint': 'http://127.0.0.1:8080/infill'" in vim.stdout and "api_key" not in vim.stdout
 
 
-def test_routes_and_keys_cli(serve_ws):
+def test_routes_and_keys_cli(serve_ws, key):  # key: the "editor" key exists (created by the fixture)
     routes = cli_json(serve_ws, "route", "set", "code-review", INTERNAL)
     assert {"capability": "code-review", "target": INTERNAL} in [
         {k: r[k] for k in ("capability", "target")} for r in routes["routes"]]
