@@ -175,9 +175,8 @@ class Runner:
 
     def release(self, slot: Slot) -> None:
         self.last_used = now = time.monotonic()
-        while self.waiters and self.waiters[0][0].done():  # requests that went away while waiting
-            self.waiters.popleft()
-        live = [w for w in self.waiters if not w[0].done() and w[3] in (None, slot)]  # not waiting for another
+        # (a waiter that goes away removes itself in _wait; one waiting for another slot is not served here)
+        live = [w for w in self.waiters if not w[0].done() and w[3] in (None, slot)]
         if not live:
             self.free.append(slot)
             return

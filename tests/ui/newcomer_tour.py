@@ -37,6 +37,11 @@ class Tour:
     def wait(self, text: str, timeout: float) -> None:
         self.term.wait_for(text, timeout=timeout, poll=0.5)
 
+    def reach(self, text: str, timeout: float, name: str) -> None:
+        """Wait for `text` on the screen, then capture it as step `name`."""
+        self.wait(text, timeout)
+        self.capture(name)
+
     def keys(self, *keys: str, pause: float = 0.4) -> None:
         for key in keys:
             self.term.send(key)
@@ -68,45 +73,33 @@ def main() -> None:
     term = Tmux([sys.executable, "-m", "app.cli", "--workspace", str(a.workspace)], width=160, height=48)
     tour = Tour(term, a.out)
     try:
-        tour.wait("seeding the demo workspace", 60)
-        tour.capture("seeding")
-        tour.wait("agent-hub", 600)
-        tour.capture("repos")
+        tour.reach("seeding the demo workspace", 60, "seeding")
+        tour.reach("agent-hub", 600, "repos")
         tour.palette("curate all", "Curate all repos")
-        tour.wait("snapshot snap-", 900)
-        tour.capture("curated")
+        tour.reach("snapshot snap-", 900, "curated")
         tour.keys("2")
-        tour.wait("secret findings", 60)
-        tour.capture("snippets")
+        tour.reach("secret findings", 60, "snippets")
         tour.keys("3")
-        tour.wait("fits", 300)
-        tour.capture("training-cpu-defaults")
+        tour.reach("fits", 300, "training-cpu-defaults")
         tour.keys("Tab", "Tab", "Tab")  # tab bar → base → snapshot → the new model's id
         tour.type(MODEL)
         tour.keys("Escape")
         tour.palette("start training", "Start training")
-        tour.wait("step 1/", 600)
-        tour.capture("training")
-        tour.wait("finished:", 1800)
-        tour.capture("trained")
+        tour.reach("step 1/", 600, "training")
+        tour.reach("finished:", 1800, "trained")
         tour.keys("5", "Tab")  # Lineage, the tree
         tour.keys("Down", "Enter")  # the fork's child: the new model
-        tour.wait("next: Merge", 60)
-        tour.capture("lineage-model-steps")
+        tour.reach("next: Merge", 60, "lineage-model-steps")
         tour.palette("export the selected", "Export the selected model")
-        tour.wait(f"export q8_0 {MODEL}: done", 1800)
-        tour.capture("exported")
+        tour.reach(f"export q8_0 {MODEL}: done", 1800, "exported")
         tour.palette("evaluate the selected model: internal", "internal")
-        tour.wait(f"eval internal {MODEL}: done", 2400)
-        tour.capture("evaluated")
+        tour.reach(f"eval internal {MODEL}: done", 2400, "evaluated")
         tour.palette("checklist of the selected", "Checklist of the selected model")
-        tour.wait("for internal", 120)
-        tour.capture("checklist")
+        tour.reach("for internal", 120, "checklist")
         tour.keys("4")
         tour.wait("fine-tuned", 60)
         tour.palette("suggest now", "Suggest now")
-        tour.wait("first token", 300)
-        tour.capture("completion")
+        tour.reach("first token", 300, "completion")
         tour.keys("C-q")
         term.wait_closed(30)
     except AssertionError as exc:

@@ -9,13 +9,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Select, Static
 
 from app.staging_view import WINDOWS
-from app.ui.panes.base import Pane, empty_state, fill_table
+from app.ui.panes.base import Pane, empty_state, fill_table, fmt
 
 REFRESH_S = 5.0
-
-
-def ms(value) -> str:
-    return "–" if value is None else f"{value:.0f}"
 
 
 def acceptance_text(acc: dict | None, shown: bool = True) -> Text:
@@ -39,7 +35,8 @@ def headline(data: dict) -> str:
     acc = total.get("acceptance") or {}
     rate = f"{acc['rate']:.1%} accepted of {acc['shown']} shown" if acc.get("shown") else "no acceptance events"
     return (f"{data['rate_per_minute']:g} req/min now · {total['requests']} requests since "
-            f"{data['since'] or 'the beginning'} · p50 {ms(total['p50_ms'])} ms · p95 {ms(total['p95_ms'])} ms · "
+            f"{data['since'] or 'the beginning'} · p50 {fmt(total['p50_ms'], 0)} ms · "
+            f"p95 {fmt(total['p95_ms'], 0)} ms · "
             f"{total['errors']} errors, {total['rejected']} rejected · {rate}")
 
 
@@ -94,8 +91,8 @@ class StagingPane(Pane):
         self.query_one("#staging-body").display = served
         self.query_one("#staging-summary", Static).update(headline(data) if served else "")
         fill_table(self.query_one("#staging-models", DataTable), [
-            (model, g["requests"], g["ok"], g["errors"], g["cancelled"], ms(g["p50_ms"]), ms(g["p95_ms"]),
-             ms(g["first_token_p95_ms"]), acceptance_text(g.get("acceptance")),
+            (model, g["requests"], g["ok"], g["errors"], g["cancelled"], fmt(g["p50_ms"], 0), fmt(g["p95_ms"], 0),
+             fmt(g["first_token_p95_ms"], 0), acceptance_text(g.get("acceptance")),
              "–" if (g.get("acceptance") or {}).get("accepted_chars_per_request") is None
              else f"{g['acceptance']['accepted_chars_per_request']:.1f}")
             for model, g in data["by_model"].items()])
@@ -105,7 +102,8 @@ class StagingPane(Pane):
             for n, arm in enumerate(split["arms"]):
                 cmp = verdicts.get(arm["model_id"])
                 rows.append((split["capability"] if n == 0 else "", arm["model_id"], f"{arm['weight']:g}",
-                             arm["requests"], ms(arm["p95_ms"]), acceptance_text(arm.get("acceptance"), shown=False),
+                             arm["requests"], fmt(arm["p95_ms"], 0),
+                             acceptance_text(arm.get("acceptance"), shown=False),
                              difference_text(cmp) if cmp else Text("(first arm)", style="dim"),
                              cmp["verdict"] if cmp else ""))
             if not split["arms"]:
