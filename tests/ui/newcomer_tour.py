@@ -88,7 +88,7 @@ def main() -> None:
         tour.reach("step 1/", 600, "training")
         tour.reach("finished:", 1800, "trained")
         tour.keys("5", "Tab")  # Lineage, the tree
-        tour.keys("Down", "Enter")  # the fork's child: the new model
+        tour.keys("Down", "Down", "Enter")  # the tree's cursor starts on no node: the fork, then its child
         tour.reach("next: Merge", 60, "lineage-model-steps")
         tour.palette("export the selected", "Export the selected model")
         tour.reach(f"export q8_0 {MODEL}: done", 1800, "exported")

@@ -53,7 +53,7 @@ class TrainingPane(Pane):
             with Vertical(id="train-runs"):
                 yield Static("training runs", classes="caption")
                 runs = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-                runs.add_columns("run", "model", "status", "steps", "loss")
+                runs.add_columns("model", "status", "steps", "loss", "run")  # the long run id last: the detail shows it
                 yield runs
                 yield Static("", id="run-detail", classes="status")
 
@@ -81,8 +81,8 @@ class TrainingPane(Pane):
             self.query_one(TrainForm).request_estimate()
         self.runs = {r["id"]: r for r in data["runs"]}
         fill_table(self.query_one("#runs-table", DataTable),
-                   [(r["id"], r["model_id"] or "–", r["status"], str(data["steps"][r["id"]]),
-                     fmt((r.get("result") or {}).get("final_loss"))) for r in data["runs"]],
+                   [(r["model_id"] or "–", r["status"], str(data["steps"][r["id"]]),
+                     fmt((r.get("result") or {}).get("final_loss")), r["id"]) for r in data["runs"]],
                    [r["id"] for r in data["runs"]])
         if self.cancel_event is None and data["shown"]:  # not training here: the picked (or live, or last) run
             self.steps, self.losses = list(data["curve"][0]), list(data["curve"][1])
