@@ -63,11 +63,15 @@ def summary(samples: list[dict], base: list[dict] | None) -> dict:
 
 
 def fmt(s: dict) -> str:
+    from eval import stats
+
     text = f"{s['value']:.4f} [{s['ci95'][0]:.4f}, {s['ci95'][1]:.4f}] n={s['n']}"
     if s.get("delta") is not None:
         lo, hi = s["delta_ci95"]
         verdict = "significant" if s["significant"] else "within noise"
-        text += f"; delta {s['delta']:+.4f} [{lo:+.4f}, {hi:+.4f}] {verdict}, p={s['p_value']:.3g}"
+        # a bootstrap p of 0 means no resample crossed 0: p < 1/RESAMPLES, not p = 0
+        p = f"p<{1 / stats.RESAMPLES:.2g}" if s["p_value"] == 0 else f"p={s['p_value']:.3g}"
+        text += f"; delta {s['delta']:+.4f} [{lo:+.4f}, {hi:+.4f}] {verdict}, {p}"
     return text
 
 

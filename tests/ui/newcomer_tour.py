@@ -21,6 +21,7 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 from tmux_driver import Tmux  # noqa: E402
 
 MODEL = "research/newbie/coder"
+SETTLE_S = 2.0
 
 
 class Tour:
@@ -38,9 +39,18 @@ class Tour:
         self.term.wait_for(text, timeout=timeout, poll=0.5)
 
     def reach(self, text: str, timeout: float, name: str) -> None:
-        """Wait for `text` on the screen, then capture it as step `name`."""
+        """Wait for `text` on the screen, then capture it as step `name` once the panes have had SETTLE_S to
+        reload (a finished job refreshes the tables and previews just after its status line)."""
         self.wait(text, timeout)
+        time.sleep(SETTLE_S)
         self.capture(name)
+
+    def wait_gone(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text in self.term.capture():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} still on screen after {timeout:.0f} s; screen:\n{self.term.capture()}")
+            time.sleep(0.5)
 
     def keys(self, *keys: str, pause: float = 0.4) -> None:
         for key in keys:
@@ -99,7 +109,9 @@ def main() -> None:
         tour.keys("4")
         tour.wait("fine-tuned", 60)
         tour.palette("suggest now", "Suggest now")
-        tour.reach("first token", 300, "completion")
+        tour.wait("first token", 300)
+        tour.wait_gone("no suggestion yet", 300)  # both sides: the base answers after the fine-tuned model
+        tour.reach("first token", 10, "completion")
         tour.keys("C-q")
         term.wait_closed(30)
     except AssertionError as exc:

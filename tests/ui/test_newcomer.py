@@ -165,3 +165,31 @@ async def test_promotion_signs_off_only_sign_off_items_and_shows_evidence_in_ful
         assert evidence in _text(app, "#promo-detail").replace("\n", " ") or evidence in json.dumps(
             _text(app, "#promo-detail")), (evidence, _text(app, "#promo-detail"))
         assert names[0] == "from-stage"
+
+
+async def test_training_selects_are_filled_when_a_load_lands_before_the_form_mounts(studio_ws):
+    """A load that arrives while a Select is not mounted yet (Select.set_options raises there) must not leave the
+    base and snapshot selects empty for good: the newcomer tour saw both blank and no memory check."""
+    from textual.widgets import Select
+
+    from app.ui.panes.training import TrainingPane
+
+    app = _app(studio_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        pane = app.query_one(TrainingPane)
+        real = app.query_one("#train-base", Select)
+        options = pane.options.pop("#train-base")
+        with real.prevent(Select.Changed):
+            real.clear()
+        unmounted = Select([], prompt="base model")  # what query_one finds before the Select's own compose ran
+        query_one = pane.query_one
+        pane.query_one = lambda selector, *a: unmounted if selector == "#train-base" else query_one(selector, *a)
+        try:
+            assert pane._set_options("#train-base", options) is False
+        finally:
+            del pane.query_one  # the class's method again
+        await settle(pilot)  # the reload it asked for finds the form mounted
+        assert real.value == options[0][1]
+        assert pane.options["#train-base"] == options

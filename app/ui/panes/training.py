@@ -117,7 +117,9 @@ class TrainingPane(Pane):
         current = select.value
         if self.options.get(selector) == options:
             return False
-        self.options[selector] = list(options)
+        if not select.is_mounted:  # a load can land before the form is mounted: Select.set_options would raise
+            self.call_after_refresh(self.reload)
+            return False
         with select.prevent(Select.Changed):
             select.set_options(options)
             values = [v for _, v in options]
@@ -125,6 +127,7 @@ class TrainingPane(Pane):
                 select.value = current
             elif values:
                 select.value = values[0]
+        self.options[selector] = list(options)  # only once shown: a failed set is tried again on the next load
         return True
 
     def on_hardware_probed(self, message: HardwareProbed) -> None:
