@@ -193,3 +193,44 @@ async def test_training_selects_are_filled_when_a_load_lands_before_the_form_mou
         await settle(pilot)  # the reload it asked for finds the form mounted
         assert real.value == options[0][1]
         assert pane.options["#train-base"] == options
+
+
+async def test_merge_then_export_from_lineage_and_each_outcome_stays_on_screen(tiny_ws, tiny_qwen2, tmp_path):  # noqa: F811
+    """One click per step on a real adapter of the tiny Qwen2: Merge, then Export, from the Lineage pane's buttons,
+    each as a job; how each ended stays under the model's next step after the reload that follows it."""
+    from test_export_adapter import _make_adapter
+
+    from app.actions import EXPORT_TYPES
+
+    model = "research/newbie/tiny"
+    adapter = _make_adapter(tiny_qwen2, tmp_path / "adapter")
+    store = tiny_ws.store()
+    try:
+        with store.run("train", model_id=None) as run:
+            run_id = run.id
+        store.add_model({"id": model, "parent_id": TINY, "relation": "lora-finetune",
+                         "details": {"run_id": run_id, "adapter_path": str(adapter)}})
+        store.update("runs", "id", run_id, {"model_id": model})
+    finally:
+        store.close()
+    app = StudioApp(tiny_ws, seed=False, now=NOW, hardware=HARDWARE, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        tree = app.query_one("#lineage-tree")
+        tree.select_node(tree.root.children[0].children[0])
+        await wait_for(pilot, lambda: "next: Merge" in _text(app, "#act-status"), 30, "the model's steps")
+        await pilot.click("#act-merge")
+        await wait_for(pilot, lambda: "next: Export" in _text(app, "#act-status"), 120, "the merge")
+        await settle(pilot)
+        assert f"last step: merge {model}: done" in _text(app, "#act-status")
+        await pilot.click("#act-export")
+        await wait_for(pilot, lambda: "ready to evaluate" in _text(app, "#act-status"), 300, "the export")
+        await settle(pilot)
+        status = _text(app, "#act-status")
+        assert f"last step: export {EXPORT_TYPES[0]} {model}: done · wrote " in status, status
+    store = tiny_ws.store()
+    try:
+        assert [a["quant_type"] for a in store.artifacts(model_id=model, kind="gguf")] == [EXPORT_TYPES[0]]
+    finally:
+        store.close()

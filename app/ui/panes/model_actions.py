@@ -1,6 +1,7 @@
 """One click per step for the model selected in the Lineage tree: merge, export (a GGUF type), evaluate each suite
 against its base, and its checklist on the Promotion pane. Each runs as a job (app.actions) with its progress on
-the line below the buttons; a button whose step cannot run yet is disabled, and the line says why."""
+the line below the buttons, and how it ended stays there under the model's next step; a button whose step cannot run
+yet is disabled, and the line says why."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
@@ -17,6 +18,7 @@ class ModelActions(Vertical):
         self.model_id: str | None = None
         self.state: dict = {}
         self.busy: str | None = None  # the step running now
+        self.last: dict[str, str] = {}  # model id -> how its last step here ended (kept across reloads)
 
     def compose(self) -> ComposeResult:
         from app.actions import EXPORT_TYPES
@@ -37,7 +39,8 @@ class ModelActions(Vertical):
         self.model_id, self.state = model_id, state or {}
         self._refresh_buttons()
         if self.busy is None:
-            self.query_one("#act-status", Static).update(self._summary())
+            last = self.last.get(model_id or "")
+            self.query_one("#act-status", Static).update(self._summary() + (f"\nlast step: {last}" if last else ""))
 
     def _summary(self) -> str:
         if self.model_id is None:
@@ -121,6 +124,7 @@ class ModelActions(Vertical):
 
         def finished(text: str) -> None:
             self.busy = None
+            self.last[model_id] = text  # the reload that follows the job shows it under the model's next step
             self._refresh_buttons()
             status.update(text)
 
