@@ -234,3 +234,26 @@ async def test_merge_then_export_from_lineage_and_each_outcome_stays_on_screen(t
         assert [a["quant_type"] for a in store.artifacts(model_id=model, kind="gguf")] == [EXPORT_TYPES[0]]
     finally:
         store.close()
+
+
+def test_an_eval_step_ends_with_its_headline_interval_delta_and_warning():
+    """The line a finished eval leaves on the Lineage pane: the suite's gate metric over all samples (not the first
+    category's), its interval and n, the paired delta with its verdict, and the small-sample warning."""
+    from app.ui.panes.model_actions import outcome
+
+    few = "too few held-out samples to decide (n=6, fewer than 100)"
+    result = {"metrics": {"overall": {"score": 0.158}},
+              "scores": [{"metric": "exact_match", "category": "overall", "value": 0.0, "ci95": [0.0, 0.39], "n": 6},
+                         {"metric": "score", "category": "agent-patterns", "value": 0.5, "ci95": [0.4, 0.6], "n": 2},
+                         {"metric": "score", "category": "overall", "value": 0.158, "ci95": [0.082, 0.235], "n": 6,
+                          "warning": few}],
+              "comparisons": [{"metric": "score", "category": "agent-patterns", "delta": 0.3, "significant": True,
+                               "delta_ci95": [0.1, 0.5]},
+                              {"metric": "score", "category": "overall", "delta": -0.0015, "significant": False,
+                               "delta_ci95": [-0.0128, 0.011]}]}
+    assert outcome(result) == ("score 0.158 [0.082, 0.235] n=6 · against the base -0.0015 [-0.0128, +0.011] within "
+                               f"noise · {few}")
+    latency = {"scores": [{"metric": "p50_ms", "category": None, "value": 620.0, "ci95": [600.0, 650.0], "n": 12},
+                          {"metric": "p95_ms", "category": None, "value": 910.0, "ci95": [850.0, 990.0], "n": 12}],
+               "comparisons": []}
+    assert outcome(latency) == "p95_ms 910 [850, 990] n=12"

@@ -140,6 +140,8 @@ def outcome(result: dict) -> str:
     export = result.get("export") if "export" in result else result if "artifacts" in result else None
     if export:
         return "wrote " + ", ".join(a["path"] for a in export.get("artifacts", []))
+    if result.get("scores"):
+        return headline(result)
     if "metrics" in result:
         metrics = result["metrics"]
         shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
@@ -147,3 +149,22 @@ def outcome(result: dict) -> str:
     if result.get("path"):
         return f"merged into {result['path']}"
     return "recorded"
+
+
+HEADLINE_METRICS = ("score", "pass@1", "p95_ms")  # what each suite's gate reads: internal/general, humaneval, latency
+
+
+def headline(result: dict) -> str:
+    """An eval's headline metric over all samples with its 95% interval and n, the paired delta against the base
+    with its verdict, and the warning its sample count carries."""
+    from app.intervals import delta_cell, value_cell
+
+    scores = result["scores"]
+    overall = [s for s in scores if s.get("category") in (None, "overall")] or scores
+    pick = next((s for m in HEADLINE_METRICS for s in overall if s["metric"] == m), overall[0])
+    text = f"{pick['metric']} {value_cell(pick['value'], pick)} n={pick.get('n') or '?'}"
+    paired = next((c for c in result.get("comparisons") or []
+                   if (c["metric"], c.get("category")) == (pick["metric"], pick.get("category"))), None)
+    if paired is not None:
+        text += f" · against the base {delta_cell(paired)}"
+    return text + (f" · {pick['warning']}" if pick.get("warning") else "")
