@@ -62,7 +62,8 @@ class Tour:
         time.sleep(0.4)
 
     def palette(self, command: str, expect: str) -> None:
-        """ctrl+p, the command's words, Enter on the best match."""
+        """ctrl+p, the command's words, Enter on the best match; `expect` is text only the palette's list shows (a
+        button's label on the pane behind would match before the list is drawn)."""
         self.keys("C-p")
         self.wait("Search for commands", 30)
         self.type(command)
@@ -102,13 +103,13 @@ def main() -> None:
         tour.reach("next: Merge", 60, "lineage-model-steps")
         tour.palette("export the selected", "Export the selected model")
         tour.reach(f"export q8_0 {MODEL}: done", 1800, "exported")
-        tour.palette("evaluate the selected model: internal", "internal")
+        tour.palette("evaluate the selected model: internal", "the internal suite on it")
         tour.reach(f"eval internal {MODEL}: done", 2400, "evaluated")
         tour.palette("checklist of the selected", "Checklist of the selected model")
         tour.reach("for internal", 120, "checklist")
         tour.keys("4")
         tour.wait("fine-tuned", 60)
-        tour.palette("suggest now", "Suggest now")
+        tour.palette("suggest now", "ask both models")
         tour.wait("first token", 300)
         tour.wait_gone("no suggestion yet", 300)  # both sides: the base answers after the fine-tuned model
         tour.reach("first token", 10, "completion")
