@@ -257,3 +257,18 @@ def test_an_eval_step_ends_with_its_headline_interval_delta_and_warning():
                           {"metric": "p95_ms", "category": None, "value": 910.0, "ci95": [850.0, 990.0], "n": 12}],
                "comparisons": []}
     assert outcome(latency) == "p95_ms 910 [850, 990] n=12"
+
+
+async def test_table_cells_in_brackets_are_shown_as_written(studio_ws):
+    """Evidence such as "no general score [overall] result" is plain text in a pane's table: Rich read "[overall]"
+    as a style tag and dropped it from the screen."""
+    from app.ui.panes.base import fill_table
+
+    app = _app(studio_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        await settle(pilot)
+        fill_table(app.query_one("#promo-checklist"), [("general-no-regression", "✗",
+                                                        "not measured: no general score [overall] result")])
+        await settle(pilot)
+        assert "score&#160;[overall]&#160;result" in app.export_screenshot().replace(" ", "&#160;")

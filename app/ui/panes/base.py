@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
@@ -86,11 +87,12 @@ def run_job(widget, action: str, fn: Callable[[], Any], done: Callable[[Any], No
 
 
 def fill_table(table: DataTable, rows: list[tuple], keys: list[str] | None = None) -> None:
-    """Replace a table's rows, keeping the cursor where it was when the row count allows."""
+    """Replace a table's rows, keeping the cursor where it was when the row count allows. Text cells are plain text:
+    an evidence line's "[overall]" or a path's "[id]" is not Rich markup."""
     row = table.cursor_row
     table.clear()
     for n, cells in enumerate(rows):
-        table.add_row(*cells, key=keys[n] if keys else None)
+        table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells), key=keys[n] if keys else None)
     if rows and 0 <= row < len(rows):
         table.move_cursor(row=row, animate=False)
 

@@ -315,6 +315,9 @@ class CompletionPane(Pane):
         text = result.get("text", "")
         head.update(f"{self._label(message.side, message.model_id)} · first token "
                     f"{fmt(result.get('ms_first_token'), 0)} ms · total {fmt(result.get('ms_total'), 0)} ms")
+        # In a real terminal (tmux), right after the command palette closed, the head kept showing "streaming…"
+        # until something else repainted it, though its text was updated (not seen under Pilot): repaint once.
+        self.set_timer(0.2, lambda: self.screen.refresh(repaint=True, layout=True))
         self.streamed[message.side] = text
         self._show_suggestion(message.side, text)
 

@@ -137,9 +137,9 @@ class PromotionPane(Pane):
             if item is None:
                 return
             mark = "passes" if item["passed"] else "fails"
-            self.query_one("#promo-detail", Static).update(
+            self.query_one("#promo-detail", Static).update(Text(  # plain text: "[overall]" is not markup
                 f"{item['name']} {mark}: {item.get('evidence', '')}"
-                + (f" — {item['description']}" if item.get("description") else ""))
+                + (f" — {item['description']}" if item.get("description") else "")))
             sign = self.query_one("#promo-item", Select)
             if item.get("check") == "approval" and item["name"] != sign.value:
                 with sign.prevent(Select.Changed):
