@@ -98,7 +98,8 @@ async def test_benchmarks_deltas_against_the_base(studio_ws):
         await pilot.press("6")
         await settle(pilot)
         table = app.query_one("#bench-table")
-        rows = {(table.get_row_at(i)[0], table.get_row_at(i)[1]): table.get_row_at(i) for i in range(table.row_count)}
+        rows = {(str(table.get_row_at(i)[0]), str(table.get_row_at(i)[1])): table.get_row_at(i)
+                for i in range(table.row_count)}
         # each delta with ± half its paired 95% interval; "noise" when the interval holds zero
         assert str(rows[("humaneval", "–")][6]) == "+0.030 ±0.035 noise" and str(rows[("humaneval", "–")][5]) == "100"
         assert str(rows[("internal", "overall")][6]).startswith("+0.230 ±0.00")
@@ -137,7 +138,7 @@ async def test_promote_then_sign_off_from_the_pane(studio_ws):
         approvals = store.query("SELECT item, by FROM approvals WHERE model_id = 'internal/coder/v1'")
         assert approvals == [{"item": "legal-approval", "by": "dana"}]
         table = app.query_one("#promo-checklist")
-        row = next(table.get_row_at(i) for i in range(table.row_count) if table.get_row_at(i)[0] == "legal-approval")
+        row = next(table.get_row_at(i) for i in range(table.row_count) if str(table.get_row_at(i)[0]) == "legal-approval")
         assert str(row[1]) == "✓"
 
 
