@@ -272,3 +272,8 @@ async def test_table_cells_in_brackets_are_shown_as_written(studio_ws):
                                                         "not measured: no general score [overall] result")])
         await settle(pilot)
         assert "score&#160;[overall]&#160;result" in app.export_screenshot().replace(" ", "&#160;")
+        for key, line in (("7", "#promo-detail"), ("5", "#act-status")):  # checklist detail, a step's outcome
+            await pilot.press(key)
+            await settle(pilot)
+            app.query_one(line).update("no general score [overall] result")
+            assert str(app.query_one(line).render()) == "no general score [overall] result"

@@ -42,6 +42,14 @@ class Tmux:
             time.sleep(poll)
         raise AssertionError(f"{text!r} did not show within {timeout:.0f} s; screen:\n{self.capture()}")
 
+    def wait_gone(self, text: str, timeout: float = 30.0, poll: float = 0.5) -> None:
+        """Until `text` is no longer on screen."""
+        deadline = time.monotonic() + timeout
+        while text in self.capture():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} still on screen after {timeout:.0f} s; screen:\n{self.capture()}")
+            time.sleep(poll)
+
     def wait_closed(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -32,7 +32,8 @@ class ModelActions(Vertical):
                 yield Button(f"Eval {suite}", id=f"act-eval-{suite}", compact=True,
                              tooltip=f"the {suite} suite on this model and on its base, same settings")
             yield Button("Checklist →", id="act-checklist", compact=True, tooltip="its promotion checklist, on the Promotion pane")
-        yield Static("select a model in the tree for its steps", id="act-status", classes="status")
+        yield Static("select a model in the tree for its steps", id="act-status", classes="status",
+                     markup=False)  # paths and errors, as written
 
     def set_model(self, model_id: str | None, state: dict | None) -> None:
         """Show the steps of `model_id` (its app.actions.readiness in `state`)."""

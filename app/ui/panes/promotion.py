@@ -35,7 +35,7 @@ class PromotionPane(Pane):
                 table = DataTable(id="promo-checklist", cursor_type="row", zebra_stripes=True)
                 table.add_columns("item", "", "evidence")
                 yield table
-                yield Static("", id="promo-detail", classes="status")
+                yield Static("", id="promo-detail", classes="status", markup=False)  # evidence: "[overall]" is text
                 with Horizontal(classes="form"):
                     yield Select([], prompt="sign-off item", id="promo-item")
                     yield Input(placeholder="by (name)", id="promo-by", classes="short")
@@ -137,9 +137,9 @@ class PromotionPane(Pane):
             if item is None:
                 return
             mark = "passes" if item["passed"] else "fails"
-            self.query_one("#promo-detail", Static).update(Text(  # plain text: "[overall]" is not markup
+            self.query_one("#promo-detail", Static).update(
                 f"{item['name']} {mark}: {item.get('evidence', '')}"
-                + (f" — {item['description']}" if item.get("description") else "")))
+                + (f" — {item['description']}" if item.get("description") else ""))
             sign = self.query_one("#promo-item", Select)
             if item.get("check") == "approval" and item["name"] != sign.value:
                 with sign.prevent(Select.Changed):
