@@ -76,7 +76,7 @@ def test_token_counts_by_words_equal_encoding_each_piece():
 
     tok = _train_tokenizer(LLAMA_SPECIALS, 400, qwen_pretok=False)
     counter = TokenCounter(tok)
-    assert counter.words is not None
+    assert counter.words is not None and counter._count_words is not None   # words counted by the BPE model
     pieces = _pieces(counter)
     want = [len(e) for e in tok.encode_batch(pieces, add_special_tokens=False)]
     assert counter.counts(pieces) == want
@@ -94,6 +94,27 @@ def test_other_tokenizers_encode_whole_pieces(tiny_qwen2):
     assert counter.words is None
     pieces = _pieces(counter, n_files=5)
     assert counter.counts(pieces) == [len(e) for e in tok.encode_batch(pieces, add_special_tokens=False)]
+
+
+def test_a_shared_prefix_counted_once_counts_what_the_whole_text_counts(tiny_qwen2):
+    """Prompts share their file's context: its pieces are summed once, and the piece at the seam is cut again with
+    the rest (it joins the rest's first line when pieces start at newlines, the GPT-2 style cut)."""
+    from tiny_models import LLAMA_SPECIALS, _train_tokenizer
+
+    from training.curation.samples import TokenCounter
+    from training.tokenizer import load
+
+    text = (STDLIB / "abc.py").read_text(encoding="utf-8")
+    prefixes = ["# r/abc.py\n", "# r/abc.py\nimport os\nfrom x import (a,\n  b)\n\n", "class A:\n  ", "x", "\n\n",
+                "<|fim_prefix|># p\n"]
+    rests = ["def f(self):\n    return 1\n", "\n\ndef g(): pass", "  indented = 1\n", "", "é = 'ü'\n", text[:3000]]
+    for tok in (_train_tokenizer(LLAMA_SPECIALS, 400, qwen_pretok=False), load(str(tiny_qwen2))):
+        pairs = [(p, r) for p in prefixes for r in rests]
+        texts, shared = [p + r for p, r in pairs], [len(p) for p, _ in pairs]
+        want = TokenCounter(tok).counts(texts)
+        assert TokenCounter(tok).counts(texts, shared) == want
+        assert want == [sum(len(e) for e in tok.encode_batch(TokenCounter(tok).pieces(t), add_special_tokens=False))
+                        for t in texts]
 
 
 def test_minhashes_of_a_file_in_one_pass_equal_one_at_a_time():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -21,7 +22,7 @@ SEED = 1
 
 def normalised_lines(text: str) -> list[str]:
     """Lines without their indentation and trailing spaces; blank lines dropped."""
-    return [s for s in map(str.strip, text.splitlines()) if s]
+    return list(filter(None, map(str.strip, text.splitlines())))
 
 
 def exact_key(text: str) -> bytes:
@@ -71,12 +72,12 @@ def keys(texts: list[str], num_perm: int = NUM_PERM, seed: int = SEED) -> list[t
     for text in texts:
         lines = normalised_lines(text)
         exacts.append(hashlib.sha1("\n".join(lines).encode()).digest()[:16])
-        shingles.append({zlib.crc32(line.encode()) for line in lines})
+        shingles.append(set(map(zlib.crc32, map(str.encode, lines))))
     counts = np.fromiter(map(len, shingles), dtype=np.int64, count=len(texts))
     sigs = np.full((len(texts), num_perm), 0xFFFFFFFF, dtype=np.uint32)
     if counts.sum():
         a, b = _permutations(num_perm, seed)
-        flat = np.fromiter((h for s in shingles for h in s), dtype=np.uint32, count=int(counts.sum()))
+        flat = np.fromiter(chain.from_iterable(shingles), dtype=np.uint32, count=int(counts.sum()))
         with np.errstate(over="ignore"):
             phv = _fmix32(flat.reshape(-1, 1)) * a + b
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))

@@ -41,6 +41,7 @@ class Sample:
     prompt: str
     completion: str
     tokens: int = 0
+    shared: int = 0    # prompt[:shared] is a prefix many samples of the file share (its context): counted once
 
 
 def sample_id(repo: str, path: str, unit: Unit, variant: str) -> str:
@@ -62,7 +63,8 @@ def unit_samples(repo: str, path: str, language: str, parsed: ParsedFile, unit: 
                  cfg: SampleConfig) -> list[Sample]:
     """The samples of one unit, before token limits (see `apply_limits`)."""
     ctx = context(repo, path, language, parsed, unit)
-    out = [Sample(sample_id(repo, path, unit, "completion"), "completion", ctx + unit.header, unit.body)]
+    out = [Sample(sample_id(repo, path, unit, "completion"), "completion", ctx + unit.header, unit.body,
+                  shared=len(ctx))]
     rng = random.Random(int(out[0].id, 16) ^ cfg.seed)
     if rng.random() >= cfg.fim_rate:
         return out
@@ -78,11 +80,12 @@ def unit_samples(repo: str, path: str, language: str, parsed: ParsedFile, unit: 
         return out
     fmt = cfg.fim()
     if fmt is None:
-        out.append(Sample(sample_id(repo, path, unit, "cut"), "completion", before, middle))
+        out.append(Sample(sample_id(repo, path, unit, "cut"), "completion", before, middle, shared=len(ctx)))
     elif rng.random() < cfg.spm_rate:
         out.append(Sample(sample_id(repo, path, unit, "spm"), "fim", fmt.spm(before, after), middle))
     else:
-        out.append(Sample(sample_id(repo, path, unit, "psm"), "fim", fmt.psm(before, after), middle))
+        out.append(Sample(sample_id(repo, path, unit, "psm"), "fim", fmt.psm(before, after), middle,
+                          shared=len(fmt.prefix) + len(ctx)))
     return out
 
 
@@ -140,6 +143,33 @@ def _plain(piece: str, added: re.Pattern | None) -> bool:
     return not _NOT_PLAIN_ASCII.search(piece) and not (added is not None and added.search(piece))
 
 
+def _byte_level_chars() -> dict[int, str]:
+    """GPT-2's byte-to-character table (what the ByteLevel pre-tokenizer maps bytes to before the BPE)."""
+    shown = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    table = {b: chr(b) for b in shown}
+    for n, b in enumerate(b for b in range(256) if b not in table):
+        table[b] = chr(256 + n)
+    return table
+
+
+def _word_counter(tokenizer, words: re.Pattern):
+    """A function counting the tokens of plain ASCII words with the BPE model alone (bytes mapped as the ByteLevel
+    pre-tokenizer maps them): the same counts as encoding each word, without building an Encoding per word, which
+    is most of what encoding a short word costs. None when the check words disagree."""
+    model = tokenizer.model
+    if type(model).__name__ != "BPE" or getattr(model, "dropout", None):
+        return None
+    table = _byte_level_chars()
+    tokenize = model.tokenize
+
+    def count(batch: list[str]) -> list[int]:
+        return [len(tokenize(w.translate(table))) for w in batch]
+
+    probe = sorted({w for text in _WORD_CHECKS for w in words.findall(text) if _plain(w, None)})
+    want = [len(e) for e in tokenizer.encode_batch(probe, add_special_tokens=False)]
+    return count if count(probe) == want else None
+
+
 class TokenCounter:
     """Token counts of many overlapping texts (prompts repeat imports, classes repeat their methods): each
     distinct line is counted once, in batches, and a text's count is the sum over its lines. The cut points are
@@ -160,32 +190,66 @@ class TokenCounter:
                                                                                   add_special_tokens=False)))
         self.pieces = _SPLITS[min(errors, key=lambda k: (errors[k], k != "before"))]
         self.words = _word_pattern(tokenizer)
+        self._count_words = _word_counter(tokenizer, self.words[0]) if self.words else None
 
     def _count(self, texts: list[str], cache: dict[str, int]) -> None:
-        for text, enc in zip(texts, self._encode(texts, add_special_tokens=False)):
-            cache[text] = len(enc)
+        if texts:
+            for text, enc in zip(texts, self._encode(texts, add_special_tokens=False)):
+                cache[text] = len(enc)
 
-    def counts(self, texts: list[str]) -> list[int]:
-        """The token count of each text; the pieces (or words) not seen before are encoded in one batch."""
+    def _count_new(self, todo: set[str]) -> None:
+        """Count pieces not seen before: plain ones by their words (each new word counted once), others whole."""
         cache = self.cache
-        split = [self.pieces(t) for t in texts]
-        todo = {p for pieces in split for p in pieces if p not in cache}
-        if todo and self.words is None:
+        if self.words is None:
             self._count(sorted(todo), cache)
-        elif todo:
-            pattern, added = self.words
+            return
+        pattern, added = self.words
+        joined = "".join(todo)      # one search over all of them; piece by piece only when it finds something
+        if _NOT_PLAIN_ASCII.search(joined) or added is not None and added.search(joined):
             plain = [p for p in todo if _plain(p, added)]
             self._count(sorted(todo.difference(plain)), cache)
-            words = [pattern.findall(p) for p in plain]
-            known = self.word_cache
-            new = {w for ws in words for w in ws if w not in known}
-            if new:
-                self._count(sorted(new), known)
-            get = known.__getitem__
-            for piece, ws in zip(plain, words):
-                cache[piece] = sum(map(get, ws))
+        else:
+            plain = list(todo)
+        words = [pattern.findall(p) for p in plain]
+        known = self.word_cache
+        new = sorted({w for ws in words for w in ws if w not in known})
+        if new and self._count_words is not None:
+            known.update(zip(new, self._count_words(new)))
+        elif new:
+            self._count(new, known)
+        get = known.__getitem__
+        for piece, ws in zip(plain, words):
+            cache[piece] = sum(map(get, ws))
+
+    def counts(self, texts: list[str], shared: list[int] | None = None) -> list[int]:
+        """The token count of each text; the pieces (or words) not seen before are encoded in one batch.
+
+        shared: per text, the length of a prefix that many texts share (a file's context), whose pieces are cut
+        and summed once: its last piece may join the rest's first, so that piece is cut again with the rest."""
+        cache = self.cache
+        heads: dict[str, tuple[int, str]] = {}     # prefix -> (the sum over its pieces but the last, the last)
+        split, base = [], []
+        for i, text in enumerate(texts):
+            n = shared[i] if shared else 0
+            if not n:
+                split.append(self.pieces(text))
+                base.append(None)
+                continue
+            prefix = text[:n]
+            head = heads.get(prefix)
+            if head is None:
+                pieces = self.pieces(prefix)
+                head = heads[prefix] = (pieces[:-1], pieces[-1])
+            split.append(self.pieces(head[1] + text[n:]))
+            base.append(prefix)
+        todo = {p for pieces in split for p in pieces if p not in cache}
+        todo.update(p for pieces, _ in heads.values() for p in pieces if p not in cache)
+        if todo:
+            self._count_new(todo)
         get = cache.__getitem__
-        return [sum(map(get, pieces)) for pieces in split]
+        head_sums = {prefix: sum(map(get, pieces)) for prefix, (pieces, _) in heads.items()}
+        return [sum(map(get, pieces)) + (head_sums[prefix] if prefix is not None else 0)
+                for pieces, prefix in zip(split, base)]
 
 
 _COUNTERS: dict[int, TokenCounter] = {}
@@ -212,7 +276,8 @@ def apply_limits(samples: list[Sample], tokenizer, cfg: SampleConfig, dropped: d
     """Count tokens with the base's tokenizer and keep the samples within the limits."""
     if not samples:
         return []
-    counts = iter(_counter(tokenizer).counts([t for s in samples for t in (s.prompt, s.completion)]))
+    counts = iter(_counter(tokenizer).counts([t for s in samples for t in (s.prompt, s.completion)],
+                                             [n for s in samples for n in (s.shared, 0)]))
     kept = []
     for s in samples:
         p, c = next(counts), next(counts)

@@ -7,9 +7,9 @@ the walk stays cheap on large files (function bodies are never descended into).
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,9 @@ class _Walker:
 
     def line_of(self, pos: int) -> int:
         """1-based line number of a byte offset."""
-        if self._newlines is None:
-            self._newlines = [m.start() for m in re.finditer(b"\n", self.src)]
+        if self._newlines is None:       # each line's newline offset: its length plus the ones before
+            self._newlines = list(accumulate(map(len, self.src.split(b"\n")[:-1]), lambda at, n: at + n + 1,
+                                             initial=-1))[1:]
         return bisect.bisect_left(self._newlines, pos) + 1
 
     def text(self, a: int, b: int) -> str:
