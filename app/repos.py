@@ -115,11 +115,9 @@ def changed_files(ws: Workspace, store, row: dict) -> int:
         if entry.is_symlink or files.drop_reason_by_path(entry.relpath) not in (None, "env_file"):
             continue
         seen.add(entry.relpath)
-        try:
-            st = entry.path.stat()
-        except OSError:
+        if entry.stat is None:
             continue
-        if entry.relpath in marked or known.get(entry.relpath) != (st.st_size, st.st_mtime_ns):
+        if entry.relpath in marked or known.get(entry.relpath) != entry.stat:
             changed += 1
     return changed + len(set(known) - seen)
 

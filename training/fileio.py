@@ -65,31 +65,40 @@ def atomic_write_text(target: Path | str, text: str) -> str:
     return sha256_file(target)
 
 
-def atomic_write_bytes(target: Path | str, data: bytes) -> str:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
-    return sha256_file(target)
-
-
 @contextlib.contextmanager
 def atomic_dir(target: Path | str) -> Iterator[Path]:
     """Yield a temp folder beside `target`; when the block succeeds it replaces `target` whole, else it is removed.
 
     A reader sees the old folder or the new one, never a half-written one.
     """
+    target = Path(target)
+    with staging_dir(target.parent, prefix=f".{target.name}.") as tmp:
+        yield tmp
+        publish_dir(tmp, target)
+
+
+@contextlib.contextmanager
+def staging_dir(parent: Path | str, prefix: str = ".staging.") -> Iterator[Path]:
+    """Yield a temp folder in `parent` (for a folder whose name is known only once it is written); it is removed
+    when the block ends, unless `publish_dir` moved it into place."""
+    import shutil
+
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish_dir(tmp: Path, target: Path | str) -> None:
+    """Move a staged folder onto `target`, replacing whatever is there."""
     import shutil
 
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
 
 
 class JsonLinesError(ValueError):

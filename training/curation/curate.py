@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from training.curation import dedup, files, secrets, snapshot, snippets, split
-from training.curation.file_cache import FileCache, FileResult, source_key
+from training.curation.file_cache import FileCache, FileResult, pack, source_key, unpack
 from training.cancel import Cancelled
 from training.fileio import sha256_file, sha256_json
 from training.curation.samples import SampleConfig, apply_limits, unit_samples
@@ -140,8 +140,14 @@ def _with_category(lines: bytes, category: str | None) -> bytes:
     return lines.replace(_NO_CATEGORY, b'"category": ' + _JSON(category).encode("utf-8") + b"}\n")
 
 
+def _process_packed(task: tuple[str, str, str, str | None]) -> tuple[str, bytes | None]:
+    """process_file with its result packed as the cache stores it (None: content unchanged)."""
+    sha, result = process_file(*task)
+    return sha, None if result is None else pack(result)
+
+
 def _process_chunk(chunk: list[tuple[str, str, str, str | None]]) -> list:
-    return [process_file(*task) for task in chunk]
+    return [_process_packed(task) for task in chunk]
 
 
 # -- a run --------------------------------------------------------------------------------------------------------
@@ -164,24 +170,21 @@ def _plan(source: Source, cache: FileCache, config_hash: str, marked: set[str], 
         if reason is not None and reason != "env_file":
             path_dropped[entry.relpath] = reason
             continue
-        try:
-            st = os.stat(entry.path)
-        except OSError:
-            st = None
-        stats[entry.relpath] = (st.st_size, st.st_mtime_ns) if st else (0, 0)
+        stats[entry.relpath] = entry.stat or (0, 0)
         row = rows.get(entry.relpath)
         fresh = row is not None and row.config_hash == config_hash
-        if fresh and st is not None and (row.size, row.mtime_ns) == stats[entry.relpath] and entry.relpath not in marked:
+        if fresh and entry.stat is not None and (row.size, row.mtime_ns) == entry.stat and entry.relpath not in marked:
             cached[entry.relpath] = row
         else:
-            tasks.append((source.name, entry.relpath, str(entry.path), row.sha256 if fresh else None))
+            tasks.append((source.name, entry.relpath, entry.path, row.sha256 if fresh else None))
             if fresh:
                 cached[entry.relpath] = row       # used when the content turns out unchanged
     return cached, tasks, stats, symlinks, path_dropped
 
 
 def _run_tasks(tasks, cfg: CurateConfig, progress, cancel, total: int):
-    """((task, (sha, result)) per task, the worker path taken: {"start": "inline" | "fork" | "spawn", "processes"})."""
+    """((task, (sha, packed result or None)) per task, the worker path taken: {"start": "inline" | "fork" | "spawn",
+    "processes"})."""
     results = []
     workers = cfg.workers or min(os.cpu_count() or 1, 8)
     if len(tasks) < PARALLEL_MIN_FILES or workers < 2:
@@ -190,7 +193,7 @@ def _run_tasks(tasks, cfg: CurateConfig, progress, cancel, total: int):
         for i, task in enumerate(tasks):
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
-            results.append((task, process_file(*task)))
+            results.append((task, _process_packed(task)))
             if (i + 1) % 50 == 0 or i + 1 == len(tasks):
                 _emit(progress, event="progress", stage="process", done=i + 1, total=total)
         return results, {"start": "inline", "processes": 1}
@@ -286,14 +289,14 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
         writes: dict[str, list] = {}
         touches: dict[str, list] = {}
         stat_of = {(s.name, rel): st for s, _, stats, _ in per_source for rel, st in stats.items()}
-        for (repo, rel, _, _), (sha, result) in processed:
+        for (repo, rel, _, _), (sha, blob) in processed:
             size, mtime = stat_of[(repo, rel)]
-            if result is None:
+            if blob is None:
                 touches.setdefault(repo, []).append((rel, size, mtime))
             else:
-                fresh[(repo, rel)] = result
+                fresh[(repo, rel)] = result = unpack(blob)
                 if result.reason != "unreadable":
-                    writes.setdefault(repo, []).append((rel, size, mtime, sha, config_hash, result))
+                    writes.setdefault(repo, []).append((rel, size, mtime, sha, config_hash, blob))
         for repo, items in writes.items():
             cache.put_many(keys[repo], items)
         for repo, items in touches.items():

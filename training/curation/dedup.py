@@ -142,9 +142,6 @@ def duplicates(exact: np.ndarray, sigs: np.ndarray, threshold: float = THRESHOLD
                     ra, rb = root(head), root(other)
                     if ra != rb:
                         parent[max(ra, rb)] = min(ra, rb)
-    n_near = 0
-    for i in live:
-        if root(i) != i:
-            keep[i] = False
-            n_near += 1
-    return keep, n_exact, n_near
+    merged = parent != np.arange(n)       # every unit joined under an earlier one (only live units ever are)
+    keep[merged] = False
+    return keep, n_exact, int(merged.sum())

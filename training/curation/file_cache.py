@@ -67,7 +67,16 @@ class CacheRow:
     blob: bytes
 
     def result(self) -> FileResult:
-        return pickle.loads(self.blob)
+        return unpack(self.blob)
+
+
+def pack(result: FileResult) -> bytes:
+    """A result as the cache stores it (and as a worker process hands it back: packed there, in parallel)."""
+    return pickle.dumps(result, protocol=5)
+
+
+def unpack(blob: bytes) -> FileResult:
+    return pickle.loads(blob)
 
 
 def source_key(name: str, root: str) -> str:
@@ -97,14 +106,12 @@ class FileCache:
         return {r[0]: (r[1], r[2]) for r in self.conn.execute(
             "SELECT relpath, size, mtime_ns FROM files WHERE repo = ?", [repo])}
 
-    def put_many(self, repo: str, items: list[tuple[str, int, int, str, str, FileResult]]) -> None:
-        """(relpath, size, mtime_ns, sha256, config_hash, result) rows, written in one transaction."""
+    def put_many(self, repo: str, items: list[tuple[str, int, int, str, str, bytes]]) -> None:
+        """(relpath, size, mtime_ns, sha256, config_hash, packed result) rows, written in one transaction."""
         with self.conn:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO files (repo, relpath, size, mtime_ns, sha256, config_hash, result) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(repo, rel, size, mtime, sha, cfg, pickle.dumps(res, protocol=5))
-                 for rel, size, mtime, sha, cfg, res in items])
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", [(repo, *item) for item in items])
 
     def touch_many(self, repo: str, items: list[tuple[str, int, int]]) -> None:
         """Record a new stat for files whose content turned out unchanged."""

@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from training.fileio import atomic_dir, atomic_write_bytes, atomic_write_text, sha256_json
+from training.fileio import atomic_path, atomic_write_text, publish_dir, sha256_json, staging_dir
 
 
 def snapshot_id(content_hash: str) -> str:
@@ -42,31 +42,48 @@ def _existing_hash(folder: Path) -> str | None:
         return None
 
 
+def _describe(data: bytes) -> dict:
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data), "lines": data.count(b"\n")}
+
+
 def write(datasets_dir: Path, train: bytes, heldout: bytes, config: dict, manifest: dict,
           out: Path | None = None) -> tuple[str, Path, dict]:
-    """Write the snapshot (into `out`, or datasets_dir/<id>); returns (content hash, folder, file info)."""
-    files = {"train.jsonl": {"sha256": hashlib.sha256(train).hexdigest(), "size_bytes": len(train),
-                             "lines": train.count(b"\n")},
-             "heldout.jsonl": {"sha256": hashlib.sha256(heldout).hexdigest(), "size_bytes": len(heldout),
-                               "lines": heldout.count(b"\n")}}
-    digest = content_hash(files["train.jsonl"]["sha256"], files["heldout.jsonl"]["sha256"], config)
-    full = {**manifest, "snapshot": snapshot_id(digest), "content_hash": digest, "config": config, "files": files,
-            "secret_false_positives": false_positives(config, manifest)}
-    text = _manifest_text(full)
+    """Write the snapshot (into `out`, or datasets_dir/<id>); returns (content hash, folder, file info).
+
+    Into datasets_dir the JSONL files are written to a staging folder while a thread hashes them (hashlib lets go
+    of the GIL, and so does the write): the content hash that names the folder is known once both are done."""
+    data = {"train.jsonl": train, "heldout.jsonl": heldout}
     if out is not None:
+        files = {name: _describe(blob) for name, blob in data.items()}
+        digest, text = _manifest(files, config, manifest)
         out = Path(out)
         if out.exists() and not out.is_dir():
             raise NotADirectoryError(f"{out} exists and is not a folder")
         if _existing_hash(out) != digest:
-            atomic_write_bytes(out / "train.jsonl", train)
-            atomic_write_bytes(out / "heldout.jsonl", heldout)
+            for name, blob in data.items():
+                with atomic_path(out / name) as tmp:
+                    tmp.write_bytes(blob)
             atomic_write_text(out / "manifest.json", text)
         return digest, out, files
-    final = Path(datasets_dir) / snapshot_id(digest)
-    if _existing_hash(final) == digest:
-        return digest, final, files
-    with atomic_dir(final) as tmp:  # replaces a damaged earlier write with the same id
-        (tmp / "train.jsonl").write_bytes(train)
-        (tmp / "heldout.jsonl").write_bytes(heldout)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool, staging_dir(datasets_dir) as tmp:
+        described = pool.submit(lambda: {name: _describe(blob) for name, blob in data.items()})
+        for name, blob in data.items():
+            (tmp / name).write_bytes(blob)
+        files = described.result()
+        digest, text = _manifest(files, config, manifest)
+        final = Path(datasets_dir) / snapshot_id(digest)
+        if _existing_hash(final) == digest:     # the same snapshot is there already: the staging folder goes
+            return digest, final, files
         (tmp / "manifest.json").write_text(text, encoding="utf-8")
+        publish_dir(tmp, final)                 # replaces a damaged earlier write with the same id
     return digest, final, files
+
+
+def _manifest(files: dict, config: dict, manifest: dict) -> tuple[str, str]:
+    """(the content hash, the manifest's text)."""
+    digest = content_hash(files["train.jsonl"]["sha256"], files["heldout.jsonl"]["sha256"], config)
+    full = {**manifest, "snapshot": snapshot_id(digest), "content_hash": digest, "config": config, "files": files,
+            "secret_false_positives": false_positives(config, manifest)}
+    return digest, _manifest_text(full)
