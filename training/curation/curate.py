@@ -297,19 +297,31 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
                 fresh[(repo, rel)] = result = unpack(blob)
                 if result.reason != "unreadable":
                     writes.setdefault(repo, []).append((rel, size, mtime, sha, config_hash, blob))
-        for repo, items in writes.items():
-            cache.put_many(keys[repo], items)
-        for repo, items in touches.items():
-            cache.touch_many(keys[repo], items)
-        for source, _, stats, _ in per_source:
-            cache.forget_missing(keys[source.name], set(stats))
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        _emit(progress, event="progress", stage="dedup", message="removing duplicates")
         counts = {"files_reprocessed": len(fresh), "files_rehashed": len(all_tasks), "workers": workers}
-        return _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts, progress, feedback)
+        from concurrent.futures import ThreadPoolExecutor
+
+        # the cache's rows (tens of MB for a large repo) are written while the snapshot is assembled: SQLite lets
+        # go of the GIL, and nothing below reads the cache
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            recorded = pool.submit(_record, cache, keys, writes, touches, per_source)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            _emit(progress, event="progress", stage="dedup", message="removing duplicates")
+            result = _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts, progress, feedback)
+            recorded.result()
+        return result
     finally:
         cache.close()
+
+
+def _record(cache: FileCache, keys: dict, writes: dict, touches: dict, per_source) -> None:
+    """Store the processed files' results and new stats in the per-file cache; forget files no longer there."""
+    for repo, items in writes.items():
+        cache.put_many(keys[repo], items)
+    for repo, items in touches.items():
+        cache.touch_many(keys[repo], items)
+    for source, _, stats, _ in per_source:
+        cache.forget_missing(keys[source.name], set(stats))
 
 
 def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, progress, feedback=None) -> dict:
