@@ -11,8 +11,9 @@ into a bench workspace (once; its tokenizer counts the tokens), then measures, a
   (its imports and the interpreter's start and exit left out), peak RSS the same way;
 for a full run (an empty per-file cache, every file processed) and an incremental one (one file changed: a function
 appended, everything else from the cache). Both report the worker path they took (start method, processes); the
-run fails if the two differ. Anchor: detect-secrets `scan_file` with default settings (measured here at 13
-files/s) against our secrets scanner alone, on the same sample of files. Medians over --repeat rounds; the load
+run fails if the two differ. Then the studio's path: one changed file at a time in a process that has curated before
+(the TUI curates in its own long-running process), --repeat times. Anchor: detect-secrets `scan_file` with default
+settings (measured here at 13 files/s) against our secrets scanner alone, on the same sample of files. Medians over --repeat rounds; the load
 average at the start and the end (the figures are only comparable on a quiet machine).
 """
 from __future__ import annotations
@@ -106,6 +107,31 @@ def one_call(ws_root: str, corpus: str) -> None:
     sys.stdout.write(json.dumps({"seconds": seconds, "result": result}, default=str) + "\n")
 
 
+def _append_function(target: Path, tag: str) -> None:
+    """The incremental runs' change: a function appended to one file (long enough to pass the token limits)."""
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write(f"\n\ndef bench_added_{tag}(values):\n    total = 0\n    for v in values:\n"
+                 f"        total += v * {len(tag) + 2}\n    return total\n")
+
+
+def warm_calls(ws_root: str, corpus: str, n: str) -> None:
+    """--warm-calls: the studio's path (the TUI re-curates in its own long-running process): one untimed call
+    warms this process up, then each of n calls follows one changed file; print {"seconds": [...], "result"}."""
+    from app.curation import curate
+    from app.workspace import Workspace
+
+    ws = Workspace.open(Path(ws_root))
+    curate(ws, paths=[corpus])
+    seconds, result = [], None
+    for i in range(int(n)):
+        _append_function(Path(corpus) / "abc.py", f"warm_{i}")
+        t = time.perf_counter()
+        result = curate(ws, paths=[corpus])
+        seconds.append(time.perf_counter() - t)
+        assert result["files_reprocessed"] == 1, result["files_reprocessed"]
+    sys.stdout.write(json.dumps({"seconds": seconds, "result": result}, default=str) + "\n")
+
+
 def anchor(corpus: Path, n: int) -> dict:
     """detect-secrets scan_file (default plugins and filters) vs our scanner, same files, side by side."""
     from detect_secrets.core.scan import scan_file
@@ -145,6 +171,8 @@ def summary(runs: list[dict], files: int) -> dict:
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--one-call":
         return one_call(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "--warm-calls":
+        return warm_calls(*sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workspace", type=Path, default=Path(tempfile.gettempdir()) / "blackroad-bench-curate-ws")
@@ -179,9 +207,7 @@ def main() -> None:
         target = corpus / "abc.py"
         for i in range(args.repeat):
             for name, fn in (("cli_incr", run_cli), ("in_process_incr", run_in_process)):
-                with open(target, "a", encoding="utf-8") as fh:
-                    fh.write(f"\n\ndef bench_added_{name}_{i}(values):\n    total = 0\n    for v in values:\n"
-                             f"        total += v * {i + 2}\n    return total\n")
+                _append_function(target, f"{name}_{i}")
                 runs[name].append(fn(ws.root, corpus, log))
                 assert runs[name][-1]["result"]["files_reprocessed"] == 1, runs[name][-1]["result"]["files_reprocessed"]
                 print(f"round {i + 1} {name}: {runs[name][-1]['seconds']:.3f} s, CPU {runs[name][-1]['cpu']:.2f} s "
@@ -190,6 +216,10 @@ def main() -> None:
         paths = {name: {json.dumps(r["result"].get("workers"), sort_keys=True) for r in rs} for name, rs in runs.items()}
         if paths["cli_full"] != paths["in_process_full"] or paths["cli_incr"] != paths["in_process_incr"]:
             raise SystemExit(f"the CLI and the in-process call took different worker paths: {paths}")
+        _, _, _, out = timed([sys.executable, str(Path(__file__).resolve()), "--warm-calls", str(ws.root), str(corpus),
+                              str(args.repeat)], log)
+        warm = json.loads(out)["seconds"]
+        print(f"studio (warm process) incremental: {', '.join(f'{x:.3f}' for x in warm)} s", file=sys.stderr)
         anc = anchor(corpus, args.anchor_files)
         last = runs["cli_full"][-1]["result"]
         scanned = last["files_scanned"]
@@ -201,6 +231,7 @@ def main() -> None:
             "workers": last.get("workers"),
             "cli_full": cli_full, "in_process_full": inp_full, "cli_incremental": cli_incr,
             "in_process_incremental": inp_incr,
+            "studio_incremental": {"seconds": warm, "median_s": statistics.median(warm)},
             "in_process_full_process_s": [r["process_seconds"] for r in runs["in_process_full"]],
             "ratio_cli_vs_in_process_full_s": cli_full["median_s"] / inp_full["median_s"],
             "ratio_cli_vs_in_process_incremental_s": cli_incr["median_s"] / inp_incr["median_s"],
@@ -221,6 +252,8 @@ def main() -> None:
         print(f"incremental, in-process:   {inp_incr['median_s']:.3f} s  CPU of its process "
               f"{inp_incr['cpu_s_median']:.2f} s;  CLI / in-process "
               f"{result['ratio_cli_vs_in_process_incremental_s']:.2f}")
+        print(f"incremental, in the studio: {result['studio_incremental']['median_s']:.3f} s  (a warm process, as the TUI "
+              f"re-curates after a change; median of {len(warm)})")
         print(f"worker path (both): {result['workers']}")
         print(f"anchor: detect-secrets scan_file {anc['detect_secrets_files_per_s']:.1f} files/s; our scanner "
               f"{anc['ours_files_per_s']:.1f} files/s; ratio {result['ratio_our_secrets_vs_detect_secrets_files_per_s']:.1f}x;"

@@ -94,6 +94,8 @@ def test_incremental_reprocesses_only_changed_files(ws, tmp_path):
     third = curate(ws, paths=[str(root)])
     assert third["files_rehashed"] == 1 and third["files_reprocessed"] == 0
     assert third["snapshot"] == second["snapshot"]
+    datasets = Path(second["output"]).parent        # a snapshot already there: no second copy, no staging left
+    assert sorted(p.name for p in datasets.iterdir()) == sorted({first["snapshot"], second["snapshot"]})
     (root / "web" / "cart.js").unlink()
     fourth = curate(ws, paths=[str(root)])
     assert fourth["files_reprocessed"] == 0 and "javascript" not in fourth["languages"]

@@ -47,6 +47,19 @@ def test_symlink_loop_and_symlinked_file_are_not_followed(tmp_path):
     assert entries == {"a.py": False, "loop": True, "alias.py": True}
 
 
+def test_walk_gives_each_file_its_stat(tmp_path):
+    """The walk's one stat per file is what the cache compares: a file's size and mtime, none for a link."""
+    root = tmp_path / "repo"
+    _write(root, "a.py")
+    _write(root, "sub/b.py")
+    os.symlink(root / "a.py", root / "alias.py")
+    stats = {e.relpath: e.stat for e in files.walk(root)}
+    for rel in ("a.py", "sub/b.py"):
+        st = os.stat(root / rel)
+        assert stats[rel] == (st.st_size, st.st_mtime_ns)
+    assert stats["alias.py"] is None
+
+
 @pytest.mark.parametrize("rel,reason", [
     ("package-lock.json", "lockfile"), ("poetry.lock", "lockfile"), ("node_modules/x/index.js", "vendored"),
     ("vendor/lib.go", "vendored"), ("app.min.js", "minified"), ("api_pb2.py", "generated"),
