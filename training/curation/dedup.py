@@ -132,16 +132,17 @@ def duplicates(exact: np.ndarray, sigs: np.ndarray, threshold: float = THRESHOLD
         _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
         if counts.max() < 2:
             continue
+        # every bucket member after the first, paired with the bucket's first: all pairs of the band at once
         order = np.argsort(inverse, kind="stable")
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        for bucket in np.flatnonzero(counts > 1):
-            members = live[order[starts[bucket]:starts[bucket] + counts[bucket]]]
-            head = members[0]
-            for other in members[1:]:
-                if np.mean(sigs[head] == sigs[other]) >= threshold:
-                    ra, rb = root(head), root(other)
-                    if ra != rb:
-                        parent[max(ra, rb)] = min(ra, rb)
+        bucket_of = inverse[order]
+        later = np.flatnonzero(np.arange(len(order)) != starts[bucket_of])
+        heads, others = live[order[starts[bucket_of[later]]]], live[order[later]]
+        similar = (sigs[heads] == sigs[others]).mean(axis=1) >= threshold
+        for head, other in zip(heads[similar].tolist(), others[similar].tolist()):
+            ra, rb = root(head), root(other)
+            if ra != rb:            # a cluster's root is its earliest unit, whatever order the pairs come in
+                parent[max(ra, rb)] = min(ra, rb)
     merged = parent != np.arange(n)       # every unit joined under an earlier one (only live units ever are)
     keep[merged] = False
     return keep, n_exact, int(merged.sum())
