@@ -9,7 +9,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, count
+from operator import add
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,8 @@ class _Walker:
 
     def line_of(self, pos: int) -> int:
         """1-based line number of a byte offset."""
-        if self._newlines is None:       # each line's newline offset: its length plus the ones before
-            self._newlines = list(accumulate(map(len, self.src.split(b"\n")[:-1]), lambda at, n: at + n + 1,
-                                             initial=-1))[1:]
+        if self._newlines is None:       # line k's newline: the lengths of lines 0..k plus the k newlines before
+            self._newlines = list(map(add, accumulate(map(len, self.src.split(b"\n")[:-1])), count()))
         return bisect.bisect_left(self._newlines, pos) + 1
 
     def text(self, a: int, b: int) -> str:
