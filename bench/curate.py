@@ -1,6 +1,6 @@
 """Curation throughput on this interpreter's standard library, as the user runs it and in-process, side by side.
 
-    .venv/bin/python bench/curate.py [--repeat 3] [--workspace DIR] [--anchor-files 150]
+    .venv/bin/python bench/curate.py [--repeat 3] [--workspace DIR] [--anchor-files 150] [--baseline CHECKOUT]
 
 Copies the standard library (without site-packages and __pycache__) to a temp folder, forks the embedded SmolLM2
 into a bench workspace (once; its tokenizer counts the tokens), then measures, alternating the two in every round:
@@ -12,7 +12,9 @@ into a bench workspace (once; its tokenizer counts the tokens), then measures, a
 for a full run (an empty per-file cache, every file processed) and an incremental one (one file changed: a function
 appended, everything else from the cache). Both report the worker path they took (start method, processes); the
 run fails if the two differ. Then the studio's path: one changed file at a time in a process that has curated before
-(the TUI curates in its own long-running process), --repeat times. Anchor: detect-secrets `scan_file` with default
+(the TUI curates in its own long-running process), --repeat times. With --baseline, another checkout's CLI runs
+alternate with ours in every round, and its studio path follows ours: the before and after of a change, side by
+side on the same machine and corpus. Anchor: detect-secrets `scan_file` with default
 settings (measured here at 13 files/s) against our secrets scanner alone, on the same sample of files. Medians over --repeat rounds; the load
 average at the start and the end (the figures are only comparable on a quiet machine).
 """
@@ -67,12 +69,12 @@ def reset(ws) -> None:
     shutil.rmtree(ws.dir("datasets"), ignore_errors=True)
 
 
-def timed(cmd: list[str], log: Path) -> tuple[float, int, float, str]:
+def timed(cmd: list[str], log: Path, cwd: Path = ROOT) -> tuple[float, int, float, str]:
     """(wall seconds from start to exit, peak RSS in bytes of the process and its workers, their CPU seconds (user +
     system; on a busy machine the figure that says most), stdout)."""
     with tempfile.TemporaryFile() as out, open(log, "ab") as err:
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -83,8 +85,10 @@ def timed(cmd: list[str], log: Path) -> tuple[float, int, float, str]:
     return wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, text
 
 
-def run_cli(ws_root: Path, corpus: Path, log: Path) -> dict:
-    wall, rss, cpu, out = timed(CLI + ["--workspace", str(ws_root), "curate", "--path", str(corpus), "--json"], log)
+def run_cli(ws_root: Path, corpus: Path, log: Path, code: Path = ROOT) -> dict:
+    """The CLI of the checkout at `code` (this one, or --baseline's: `-c` imports from the working folder)."""
+    wall, rss, cpu, out = timed(CLI + ["--workspace", str(ws_root), "curate", "--path", str(corpus), "--json"], log,
+                                cwd=code)
     return {"seconds": wall, "rss": rss, "cpu": cpu, "result": json.loads(out)}
 
 
@@ -114,17 +118,21 @@ def _append_function(target: Path, tag: str) -> None:
                  f"        total += v * {len(tag) + 2}\n    return total\n")
 
 
-def warm_calls(ws_root: str, corpus: str, n: str) -> None:
-    """--warm-calls: the studio's path (the TUI re-curates in its own long-running process): one untimed call
-    warms this process up, then each of n calls follows one changed file; print {"seconds": [...], "result"}."""
+def warm_calls(code: str, ws_root: str, corpus: str, n: str) -> None:
+    """--warm-calls: the studio's path (the TUI re-curates in its own long-running process) with the checkout at
+    `code`: one untimed call after a change warms this process up, then each of n timed calls follows one changed
+    file; print {"seconds": [...], "result"}."""
+    sys.path.insert(0, code)
     from app.curation import curate
     from app.workspace import Workspace
 
     ws = Workspace.open(Path(ws_root))
+    tag = Path(code).name.replace("-", "_") + f"_{time.time_ns()}"
+    _append_function(Path(corpus) / "abc.py", f"warm_up_{tag}")
     curate(ws, paths=[corpus])
     seconds, result = [], None
     for i in range(int(n)):
-        _append_function(Path(corpus) / "abc.py", f"warm_{i}")
+        _append_function(Path(corpus) / "abc.py", f"warm_{tag}_{i}")
         t = time.perf_counter()
         result = curate(ws, paths=[corpus])
         seconds.append(time.perf_counter() - t)
@@ -171,7 +179,7 @@ def summary(runs: list[dict], files: int) -> dict:
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--one-call":
         return one_call(sys.argv[2], sys.argv[3])
-    if len(sys.argv) == 5 and sys.argv[1] == "--warm-calls":
+    if len(sys.argv) == 6 and sys.argv[1] == "--warm-calls":
         return warm_calls(*sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
@@ -179,7 +187,10 @@ def main() -> None:
     ap.add_argument("--anchor-files", type=int, default=150)
     ap.add_argument("--corpus", type=Path, help="Curate this folder instead of a copy of the standard library "
                                                  "(it must hold abc.py, which the incremental runs change).")
+    ap.add_argument("--baseline", type=Path, help="Another checkout (a git worktree of an earlier commit): its CLI "
+                                                   "and its studio path run alternately with ours, side by side.")
     args = ap.parse_args()
+    base = args.baseline.resolve() if args.baseline else None
 
     ws = workspace(args.workspace)
     tmp = Path(tempfile.mkdtemp(prefix="bench-curate-"))
@@ -196,30 +207,39 @@ def main() -> None:
         n_files, n_bytes = len(found), sum(p.stat().st_size for p in found)
         print(f"corpus: {n_files} files, {n_bytes / 1e6:.1f} MB ({corpus}); load average {load_start}",
               file=sys.stderr)
-        runs: dict[str, list[dict]] = {"cli_full": [], "in_process_full": [], "cli_incr": [], "in_process_incr": []}
+        runs: dict[str, list[dict]] = {"cli_full": [], "in_process_full": [], "cli_incr": [], "in_process_incr": [],
+                                       "baseline_cli_full": [], "baseline_cli_incr": []}
+        ours = (("cli_full", run_cli), ("in_process_full", run_in_process))
+        theirs = (("baseline_cli_full", lambda *a: run_cli(*a, code=base)),) if base else ()
         for i in range(args.repeat):
-            for name, fn in (("cli_full", run_cli), ("in_process_full", run_in_process)):
+            for name, fn in ours + theirs:
                 reset(ws)
                 runs[name].append(fn(ws.root, corpus, log))
                 print(f"round {i + 1} {name}: {runs[name][-1]['seconds']:.2f} s, CPU {runs[name][-1]['cpu']:.1f} s "
                       f"(load {loadavg()})",
                       file=sys.stderr, flush=True)
         target = corpus / "abc.py"
+        ours = (("cli_incr", run_cli), ("in_process_incr", run_in_process))
+        theirs = (("baseline_cli_incr", lambda *a: run_cli(*a, code=base)),) if base else ()
         for i in range(args.repeat):
-            for name, fn in (("cli_incr", run_cli), ("in_process_incr", run_in_process)):
+            for name, fn in ours + theirs:
                 _append_function(target, f"{name}_{i}")
                 runs[name].append(fn(ws.root, corpus, log))
                 assert runs[name][-1]["result"]["files_reprocessed"] == 1, runs[name][-1]["result"]["files_reprocessed"]
                 print(f"round {i + 1} {name}: {runs[name][-1]['seconds']:.3f} s, CPU {runs[name][-1]['cpu']:.2f} s "
                       f"(load {loadavg()})",
                       file=sys.stderr, flush=True)
-        paths = {name: {json.dumps(r["result"].get("workers"), sort_keys=True) for r in rs} for name, rs in runs.items()}
+        paths = {name: {json.dumps(r["result"].get("workers"), sort_keys=True) for r in rs} for name, rs in runs.items()
+                 if not name.startswith("baseline")}
         if paths["cli_full"] != paths["in_process_full"] or paths["cli_incr"] != paths["in_process_incr"]:
             raise SystemExit(f"the CLI and the in-process call took different worker paths: {paths}")
-        _, _, _, out = timed([sys.executable, str(Path(__file__).resolve()), "--warm-calls", str(ws.root), str(corpus),
-                              str(args.repeat)], log)
-        warm = json.loads(out)["seconds"]
-        print(f"studio (warm process) incremental: {', '.join(f'{x:.3f}' for x in warm)} s", file=sys.stderr)
+        warm, warm_base = [], []
+        for code, into in ((ROOT, warm), (base, warm_base)) if base else ((ROOT, warm),):
+            _, _, _, out = timed([sys.executable, str(Path(__file__).resolve()), "--warm-calls", str(code),
+                                  str(ws.root), str(corpus), str(args.repeat)], log)
+            into.extend(json.loads(out)["seconds"])
+            print(f"studio (warm process) incremental, {code}: {', '.join(f'{x:.3f}' for x in into)} s",
+                  file=sys.stderr)
         anc = anchor(corpus, args.anchor_files)
         last = runs["cli_full"][-1]["result"]
         scanned = last["files_scanned"]
@@ -241,6 +261,12 @@ def main() -> None:
                 anc["ours_files_per_s"] / anc["detect_secrets_files_per_s"],
             "load_average_start": load_start, "load_average_end": loadavg(),
         }
+        if base:
+            result["baseline"] = {"checkout": str(base),
+                                  "cli_full": summary(runs["baseline_cli_full"], scanned),
+                                  "cli_incremental": summary(runs["baseline_cli_incr"], scanned),
+                                  "studio_incremental": {"seconds": warm_base,
+                                                         "median_s": statistics.median(warm_base)}}
         print(f"full, CLI start to exit:   {cli_full['median_s']:.2f} s  {cli_full['files_per_s']:.0f} files/s  "
               f"{n_bytes / 1e6 / cli_full['median_s']:.2f} MB/s  CPU {cli_full['cpu_s_median']:.1f} s  "
               f"peak RSS {cli_full['peak_rss_mb']:.0f} MB  (goal >= 300 files/s)")
@@ -258,6 +284,13 @@ def main() -> None:
         print(f"anchor: detect-secrets scan_file {anc['detect_secrets_files_per_s']:.1f} files/s; our scanner "
               f"{anc['ours_files_per_s']:.1f} files/s; ratio {result['ratio_our_secrets_vs_detect_secrets_files_per_s']:.1f}x;"
               f" whole curation (CLI) vs detect-secrets alone {result['ratio_cli_full_vs_detect_secrets_files_per_s']:.1f}x")
+        if base:
+            b = result["baseline"]
+            for label, new, old in (("full, CLI", cli_full["median_s"], b["cli_full"]["median_s"]),
+                                    ("incremental, CLI", cli_incr["median_s"], b["cli_incremental"]["median_s"]),
+                                    ("incremental, studio", result["studio_incremental"]["median_s"],
+                                     b["studio_incremental"]["median_s"])):
+                print(f"against the baseline, {label}: {new:.3f} s vs {old:.3f} s, ratio {new / old:.2f}")
         print(f"load average: {load_start} at the start, {result['load_average_end']} at the end")
         print(json.dumps(result))
     finally:
