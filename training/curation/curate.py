@@ -182,21 +182,23 @@ def _plan(source: Source, cache: FileCache, config_hash: str, marked: set[str], 
     return cached, tasks, stats, symlinks, path_dropped
 
 
-def _run_tasks(tasks, cfg: CurateConfig, progress, cancel, total: int):
-    """((task, (sha, packed result or None)) per task, the worker path taken: {"start": "inline" | "fork" | "spawn",
-    "processes"})."""
-    results = []
+def _run_tasks(tasks, cfg: CurateConfig, progress, cancel, total: int, sink: Callable[[list], None]) -> dict:
+    """Process the tasks; each batch of (task, (sha, packed result or None)) goes to `sink` as it is done. Returns
+    the worker path taken: {"start": "inline" | "fork" | "spawn", "processes"}."""
     workers = cfg.workers or min(os.cpu_count() or 1, 8)
     if len(tasks) < PARALLEL_MIN_FILES or workers < 2:
         if tasks:
             _init_worker(cfg)
+        batch = []
         for i, task in enumerate(tasks):
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
-            results.append((task, _process_packed(task)))
+            batch.append((task, _process_packed(task)))
             if (i + 1) % 50 == 0 or i + 1 == len(tasks):
+                sink(batch)
+                batch = []
                 _emit(progress, event="progress", stage="process", done=i + 1, total=total)
-        return results, {"start": "inline", "processes": 1}
+        return {"start": "inline", "processes": 1}
     import concurrent.futures as cf
 
     size = max(4, min(32, len(tasks) // (workers * 8)))
@@ -212,8 +214,9 @@ def _run_tasks(tasks, cfg: CurateConfig, progress, cancel, total: int):
                 for fut in cf.as_completed(futures):
                     if cancel is not None and cancel.is_set():
                         raise Cancelled()
-                    results.extend(zip(futures[fut], fut.result()))
-                    done += len(futures[fut])
+                    chunk = futures.pop(fut)
+                    sink(list(zip(chunk, fut.result())))
+                    done += len(chunk)
                     _emit(progress, event="progress", stage="process", done=done, total=total)
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -223,7 +226,7 @@ def _run_tasks(tasks, cfg: CurateConfig, progress, cancel, total: int):
             os.environ.pop("TOKENIZERS_PARALLELISM", None)
         else:
             os.environ["TOKENIZERS_PARALLELISM"] = saved
-    return results, {"start": context.get_start_method(), "processes": workers}
+    return {"start": context.get_start_method(), "processes": workers}
 
 
 def _pool_context(cfg: CurateConfig, tasks):
@@ -284,44 +287,37 @@ def build(sources: list[Source], cfg: CurateConfig, cache_path: Path, datasets_d
               message=f"{total} files, {len(all_tasks)} to process")
         sizes = {(s.name, rel): st[0] for s, _, stats, _ in per_source for rel, st in stats.items()}
         all_tasks.sort(key=lambda t: -sizes.get((t[0], t[1]), 0))      # big files first: no straggler at the end
-        processed, workers = _run_tasks(all_tasks, cfg, progress, cancel, len(all_tasks))
         fresh: dict[tuple[str, str], FileResult] = {}
-        writes: dict[str, list] = {}
         touches: dict[str, list] = {}
         stat_of = {(s.name, rel): st for s, _, stats, _ in per_source for rel, st in stats.items()}
-        for (repo, rel, _, _), (sha, blob) in processed:
-            size, mtime = stat_of[(repo, rel)]
-            if blob is None:
-                touches.setdefault(repo, []).append((rel, size, mtime))
-            else:
-                fresh[(repo, rel)] = result = unpack(blob)
-                if result.reason != "unreadable":
-                    writes.setdefault(repo, []).append((rel, size, mtime, sha, config_hash, blob))
-        counts = {"files_reprocessed": len(fresh), "files_rehashed": len(all_tasks), "workers": workers}
-        from concurrent.futures import ThreadPoolExecutor
 
-        # the cache's rows (tens of MB for a large repo) are written while the snapshot is assembled: SQLite lets
-        # go of the GIL, and nothing below reads the cache
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            recorded = pool.submit(_record, cache, keys, writes, touches, per_source)
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            _emit(progress, event="progress", stage="dedup", message="removing duplicates")
-            result = _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts, progress, feedback)
-            recorded.result()
-        return result
+        def record(batch: list) -> None:
+            """A batch of processed files into the cache as it comes (the parent waits on the workers anyway), so
+            the packed results never pile up: only the unpacked ones are kept, for the snapshot."""
+            writes: dict[str, list] = {}
+            for (repo, rel, _, _), (sha, blob) in batch:
+                size, mtime = stat_of[(repo, rel)]
+                if blob is None:
+                    touches.setdefault(repo, []).append((rel, size, mtime))
+                else:
+                    fresh[(repo, rel)] = result = unpack(blob)
+                    if result.reason != "unreadable":
+                        writes.setdefault(repo, []).append((rel, size, mtime, sha, config_hash, blob))
+            for repo, items in writes.items():
+                cache.put_many(keys[repo], items)
+
+        workers = _run_tasks(all_tasks, cfg, progress, cancel, len(all_tasks), record)
+        for repo, items in touches.items():
+            cache.touch_many(keys[repo], items)
+        for source, _, stats, _ in per_source:
+            cache.forget_missing(keys[source.name], set(stats))
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        _emit(progress, event="progress", stage="dedup", message="removing duplicates")
+        counts = {"files_reprocessed": len(fresh), "files_rehashed": len(all_tasks), "workers": workers}
+        return _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts, progress, feedback)
     finally:
         cache.close()
-
-
-def _record(cache: FileCache, keys: dict, writes: dict, touches: dict, per_source) -> None:
-    """Store the processed files' results and new stats in the per-file cache; forget files no longer there."""
-    for repo, items in writes.items():
-        cache.put_many(keys[repo], items)
-    for repo, items in touches.items():
-        cache.touch_many(keys[repo], items)
-    for source, _, stats, _ in per_source:
-        cache.forget_missing(keys[source.name], set(stats))
 
 
 def _assemble(per_source, fresh, cfg, identity, datasets_dir, out, counts_in, progress, feedback=None) -> dict:

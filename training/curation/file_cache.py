@@ -89,8 +89,7 @@ class FileCache:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # one thread at a time, but not always the one that opened it (curate.build records rows in a worker thread)
-        self.conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+        self.conn = sqlite3.connect(str(self.path), timeout=30)
         self.conn.execute("PRAGMA journal_mode=WAL")
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version != VERSION:
