@@ -10,8 +10,8 @@ One process, process CPU time, over every `.py` file of this interpreter's stand
   of each distinct line (the regex a GPT-2 style count cannot skip), library calls no Python of ours can speed up;
   and for comparison our secrets scan (our regexes, detect-secrets' plugins on candidate lines);
 - what a fresh process pays before any file (the one-changed-file floor): the interpreter, and importing each heavy
-  library the `curate` command needs, each in its own fresh interpreter (median of --repeat), plus loading the
-  base's tokenizer.
+  library the `curate` command needs, each in its own fresh interpreter and then all of them in one (medians of
+  --repeat), plus loading the base's tokenizer.
 Anchors: the goals of issue 20, 300 files/s end to end on 2 cores (so the files' CPU must fit in
 2 x files / 300 seconds) and 0.5 s for one changed file; the script prints each floor's share of its budget.
 """
@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-IMPORTS = ("typer", "numpy", "sqlite_utils", "detect_secrets.core.plugins.util", "tokenizers", "tree_sitter_language_pack",
-           "app.cli")
+IMPORTS = ("typer", "numpy", "sqlite_utils", "detect_secrets.core.plugins.util", "tokenizers",
+           "tree_sitter_language_pack", "app.cli")
 
 
 def corpus() -> tuple[list[tuple[str, Path]], int]:
