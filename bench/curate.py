@@ -14,8 +14,8 @@ appended, everything else from the cache). Both report the worker path they took
 run fails if the two differ. Then the studio's path: one changed file at a time in a process that has curated before
 (the TUI curates in its own long-running process), --repeat times. With --baseline, another checkout's CLI runs
 alternate with ours in every round, and its studio path follows ours: the before and after of a change, side by
-side on the same machine and corpus. Anchor: detect-secrets `scan_file` with default
-settings (measured here at 13 files/s) against our secrets scanner alone, on the same sample of files. Medians over --repeat rounds; the load
+side on the same machine and corpus. Anchor: detect-secrets `scan_file` with default settings (measured here at 13
+files/s) against our secrets scanner alone, on the same sample of files. Medians over --repeat rounds; the load
 average at the start and the end (the figures are only comparable on a quiet machine).
 """
 from __future__ import annotations
@@ -278,8 +278,8 @@ def main() -> None:
         print(f"incremental, in-process:   {inp_incr['median_s']:.3f} s  CPU of its process "
               f"{inp_incr['cpu_s_median']:.2f} s;  CLI / in-process "
               f"{result['ratio_cli_vs_in_process_incremental_s']:.2f}")
-        print(f"incremental, in the studio: {result['studio_incremental']['median_s']:.3f} s  (a warm process, as the TUI "
-              f"re-curates after a change; median of {len(warm)})")
+        print(f"incremental, in the studio: {result['studio_incremental']['median_s']:.3f} s  "
+              f"(a warm process, as the TUI re-curates after a change; median of {len(warm)})")
         print(f"worker path (both): {result['workers']}")
         print(f"anchor: detect-secrets scan_file {anc['detect_secrets_files_per_s']:.1f} files/s; our scanner "
               f"{anc['ours_files_per_s']:.1f} files/s; ratio {result['ratio_our_secrets_vs_detect_secrets_files_per_s']:.1f}x;"

@@ -227,7 +227,7 @@ class TokenCounter:
         shared: per text, the length of a prefix that many texts share (a file's context), whose pieces are cut
         and summed once: its last piece may join the rest's first, so that piece is cut again with the rest."""
         cache = self.cache
-        heads: dict[str, tuple[int, str]] = {}     # prefix -> (the sum over its pieces but the last, the last)
+        heads: dict[str, tuple[list[str], str]] = {}     # prefix -> (its pieces but the last, the last)
         split, base = [], []
         for i, text in enumerate(texts):
             n = shared[i] if shared else 0
