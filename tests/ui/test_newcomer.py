@@ -98,8 +98,9 @@ async def test_a_run_that_will_not_fit_is_refused_with_the_fix_and_the_bar_stops
                                                              "#train-batch": "4", "#train-micro": "4"}
         for selector, value in form.items():  # CPU-sized (the demo's), seq len within the tiny model's context
             app.query_one(selector).value = value
-        await wait_for(pilot, lambda: "fits" in _text(app, "#train-estimate"), 120, "the memory check")
-        assert _text(app, "#train-estimate").startswith("CPU fp32 · 4 x 128 tokens a step"), _text(app, "#train-estimate")
+        await wait_for(pilot, lambda: _text(app, "#train-estimate").startswith("CPU fp32 · 4 x 128 tokens a step"),
+                       120, "the memory check of the new form")  # the 256 form's estimate also fits: wait for ours
+        assert "fits" in _text(app, "#train-estimate"), _text(app, "#train-estimate")
         app.query_one("#train-micro").value = app.query_one("#train-batch").value = "2000000"
         await wait_for(pilot, lambda: "will not start" in _text(app, "#train-estimate"), 120, "the refusal")
         refusal = _text(app, "#train-estimate")
