@@ -167,5 +167,6 @@ def main() -> None:
     fixed = base + together + tok
     print(f"  floor before the first file: {fixed:.3f} s ({fixed / 0.5:.2f}x the goal)")
 
+
 if __name__ == "__main__":
     main()
